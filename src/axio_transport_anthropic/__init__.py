@@ -1,0 +1,33 @@
+"""Anthropic Claude transport for axio: streaming, production retries, a built-in simulator."""
+
+from .decoder import PROVIDER, MessageStreamDecoder
+from .errors import (
+    AnthropicError,
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    ConfigurationError,
+    InStreamError,
+    ProtocolError,
+)
+from .models import ANTHROPIC_MODELS, cost_usd
+from .request import document_block
+from .transport import ANTHROPIC_API_VERSION, DEFAULT_BASE_URL, AnthropicTransport
+
+__all__ = [
+    "ANTHROPIC_API_VERSION",
+    "ANTHROPIC_MODELS",
+    "DEFAULT_BASE_URL",
+    "PROVIDER",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AnthropicError",
+    "AnthropicTransport",
+    "ConfigurationError",
+    "InStreamError",
+    "MessageStreamDecoder",
+    "ProtocolError",
+    "cost_usd",
+    "document_block",
+]
