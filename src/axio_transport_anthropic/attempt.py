@@ -1,0 +1,184 @@
+"""One HTTP attempt: send the body, read the response, turn it into event batches.
+
+Every way an attempt can fail ends in ``AttemptFailed``, which carries the public error and what
+the retry loop needs to decide (was it retryable, what did the server say, why).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import aiohttp
+from axio.events import StreamEvent
+
+from .decoder import MessageStreamDecoder
+from .errors import AnthropicError, APIConnectionError, APIStatusError, APITimeoutError, InStreamError
+from .retry import STATUS_OF_ERROR_TYPE, RetryReason, reason_for, should_retry
+
+__all__ = ["AttemptFailed", "Timeouts", "read_attempt"]
+
+#: An error body longer than this is cut: it is read only to be quoted.
+_ERROR_BODY_LIMIT: Final = 64 * 1024
+_QUOTED: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float | None
+    first_byte: float | None
+    idle: float | None
+    deadline: float | None
+    """Absolute ``loop.time()`` by which the whole call must be done, or ``None``."""
+
+
+class AttemptFailed(Exception):
+    """An attempt that did not produce a whole turn."""
+
+    def __init__(
+        self,
+        error: AnthropicError,
+        *,
+        retryable: bool,
+        reason: RetryReason | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retryable = retryable
+        self.reason = reason
+        self.headers = headers
+
+
+async def read_attempt(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    decoder: MessageStreamDecoder,
+    timeouts: Timeouts,
+    secret: str,
+) -> AsyncGenerator[list[StreamEvent]]:
+    """Batches of events, one per network read that completed any; raises ``AttemptFailed``."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    first_byte_at = _earliest(started, timeouts.first_byte, timeouts.deadline)
+    client_timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect, sock_read=None)
+    request_id: str | None = None
+    phase = "first_byte"
+    try:
+        async with asyncio.timeout_at(first_byte_at):
+            response = await session.post(url, data=body, headers=headers, timeout=client_timeout)
+        try:
+            request_id = response.headers.get("request-id")
+            if response.status != 200:
+                raise await _status_failure(response, secret)
+            content = response.content
+            at: float | None = first_byte_at
+            while True:
+                async with asyncio.timeout_at(at):
+                    chunk = await content.readany()
+                if not chunk:
+                    break
+                phase = "idle"
+                at = _earliest(loop.time(), timeouts.idle, timeouts.deadline)
+                batch = decoder.feed(chunk)
+                if batch:
+                    yield batch
+                if decoder.failure is not None:
+                    raise _in_stream_failure(decoder, request_id)
+            if batch := decoder.close():
+                yield batch
+            if decoder.failure is not None:
+                raise _in_stream_failure(decoder, request_id)
+            if decoder.stop_reason is None:
+                raise AttemptFailed(
+                    APIConnectionError("the response ended before the turn did", request_id=request_id),
+                    retryable=True,
+                    reason="connection_error",
+                )
+        finally:
+            response.release()
+    except TimeoutError as exc:
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            phase = "connect"
+        elif timeouts.deadline is not None and loop.time() >= timeouts.deadline:
+            phase = "deadline"
+        limit = {"connect": timeouts.connect, "first_byte": timeouts.first_byte, "idle": timeouts.idle}.get(phase)
+        what = f"no data within {limit:g}s" if limit is not None else "the overall deadline passed"
+        raise AttemptFailed(
+            APITimeoutError(what, phase=phase, request_id=request_id),  # type: ignore[arg-type]
+            retryable=phase != "deadline",
+            reason="timeout",
+        ) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        message = _scrub(f"{type(exc).__name__}: {exc}", secret)
+        raise AttemptFailed(
+            APIConnectionError(message, request_id=request_id), retryable=True, reason="connection_error"
+        ) from exc
+
+
+def _earliest(now: float, timeout: float | None, deadline: float | None) -> float | None:
+    at = now + timeout if timeout is not None else None
+    if deadline is not None and (at is None or deadline < at):
+        return deadline
+    return at
+
+
+async def _status_failure(response: aiohttp.ClientResponse, secret: str) -> AttemptFailed:
+    """The error an HTTP status other than 200 means. Reads and releases the body."""
+    raw = await response.content.read(_ERROR_BODY_LIMIT)
+    headers = response.headers
+    error_type, message, body_request_id = _parse_error_body(raw)
+    if not message:
+        message = response.reason or "no error body"
+    error = APIStatusError(
+        _scrub(message, secret),
+        status=response.status,
+        error_type=error_type,
+        request_id=response.headers.get("request-id") or body_request_id,
+    )
+    return AttemptFailed(
+        error,
+        retryable=should_retry(response.status, headers),
+        reason=reason_for(response.status),
+        headers=headers,
+    )
+
+
+def _parse_error_body(raw: bytes) -> tuple[str | None, str, str | None]:
+    text = raw.decode("utf-8", "replace").strip()
+    try:
+        parsed: Any = json.loads(text)
+    except ValueError:
+        return None, text[:_QUOTED], None
+    if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
+        error = parsed["error"]
+        request_id = parsed.get("request_id")
+        return (
+            str(error.get("type") or "") or None,
+            str(error.get("message") or "")[:_QUOTED],
+            request_id if isinstance(request_id, str) else None,
+        )
+    return None, text[:_QUOTED], None
+
+
+def _in_stream_failure(decoder: MessageStreamDecoder, request_id: str | None) -> AttemptFailed:
+    failure = decoder.failure
+    assert failure is not None
+    status = STATUS_OF_ERROR_TYPE.get(failure.error_type, 400)
+    error = InStreamError(
+        failure.message or failure.error_type,
+        status=200,
+        error_type=failure.error_type,
+        request_id=request_id,
+    )
+    # Retried like its HTTP equivalent; x-should-retry on the 200 said nothing about this error.
+    return AttemptFailed(error, retryable=should_retry(status), reason=reason_for(status), headers=None)
+
+
+def _scrub(text: str, secret: str) -> str:
+    return text.replace(secret, "[redacted]") if secret and secret in text else text
