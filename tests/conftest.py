@@ -1,0 +1,39 @@
+"""Shared fixtures: a real simulator on loopback and a transport pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from axio_transport_anthropic import AnthropicTransport
+from axio_transport_anthropic.simulator import Simulator
+
+SECRET = "sk-ant-test-0123456789-SECRET"
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator(api_key=SECRET) as server:
+        yield server
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client:
+        yield client
+
+
+@pytest.fixture
+def transport(sim: Simulator, session: aiohttp.ClientSession) -> AnthropicTransport:
+    return AnthropicTransport(
+        api_key=SECRET,
+        base_url=sim.base_url,
+        session=session,
+        max_retries=3,
+        retry_base_delay=0.001,
+        retry_max_delay=0.01,
+        first_byte_timeout=5.0,
+        idle_timeout=5.0,
+    )
