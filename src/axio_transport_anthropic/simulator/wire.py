@@ -8,6 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..retry import STATUS_OF_ERROR_TYPE
+
 __all__ = ["ERROR_TYPE_BY_STATUS", "STATUS_BY_ERROR_TYPE", "ApiError", "IdSource", "dumps", "error_body"]
 
 ERROR_TYPE_BY_STATUS: Final[dict[int, str]] = {
@@ -27,10 +29,8 @@ ERROR_TYPE_BY_STATUS: Final[dict[int, str]] = {
     529: "overloaded_error",
 }
 
-#: The canonical status per error type (several statuses share `api_error` and `timeout_error`).
-STATUS_BY_ERROR_TYPE: Final[dict[str, int]] = {
-    error_type: status for status, error_type in ERROR_TYPE_BY_STATUS.items() if status not in (408, 502, 503)
-}
+#: The canonical status per error type: the same fact the client's retry rules read.
+STATUS_BY_ERROR_TYPE: Final = STATUS_OF_ERROR_TYPE
 
 
 def dumps(value: Any) -> str:
