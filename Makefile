@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 found (tried python3.13, python3.12, ~/.pyenv/versions/3.1[23]*)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,tui]'
+	$(BIN)/python -m pip install -q -e '.[dev,tui,otel]'
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -19,7 +19,7 @@ from .decoder import MessageStreamDecoder
 from .errors import AnthropicError, APIConnectionError, APIStatusError, APITimeoutError, InStreamError
 from .retry import STATUS_OF_ERROR_TYPE, RetryReason, reason_for, should_retry
 
-__all__ = ["AttemptFailed", "Timeouts", "read_attempt"]
+__all__ = ["AttemptFailed", "AttemptState", "Timeouts", "read_attempt"]
 
 #: An error body longer than this is cut: it is read only to be quoted.
 _ERROR_BODY_LIMIT: Final = 64 * 1024
@@ -33,6 +33,15 @@ class Timeouts:
     idle: float | None
     deadline: float | None
     """Absolute ``loop.time()`` by which the whole call must be done, or ``None``."""
+
+
+@dataclass(slots=True)
+class AttemptState:
+    """What the response said about itself, once its headers arrived."""
+
+    status: int | None = None
+    request_id: str | None = None
+    headers: Mapping[str, str] | None = None
 
 
 class AttemptFailed(Exception):
@@ -61,6 +70,7 @@ async def read_attempt(
     decoder: MessageStreamDecoder,
     timeouts: Timeouts,
     secret: str,
+    state: AttemptState,
 ) -> AsyncGenerator[list[StreamEvent]]:
     """Batches of events, one per network read that completed any; raises ``AttemptFailed``."""
     loop = asyncio.get_running_loop()
@@ -74,6 +84,7 @@ async def read_attempt(
             response = await session.post(url, data=body, headers=headers, timeout=client_timeout)
         try:
             request_id = response.headers.get("request-id")
+            state.status, state.request_id, state.headers = response.status, request_id, response.headers
             if response.status != 200:
                 raise await _status_failure(response, secret)
             content = response.content

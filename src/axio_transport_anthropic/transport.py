@@ -22,12 +22,14 @@ from axio.transport import CompletionTransport
 from axio.types import Usage
 
 from . import settings
-from .attempt import AttemptFailed, Timeouts, read_attempt
+from .attempt import AttemptFailed, AttemptState, Timeouts, read_attempt
 from .decoder import MessageStreamDecoder
 from .errors import APITimeoutError, ConfigurationError
 from .models import ANTHROPIC_MODELS, DEFAULT_MODEL
 from .request import RequestOptions, build_body
 from .retry import retry_delay
+from .telemetry import AttemptReport, Outcome, RequestInfo, ResponseReport, TelemetryConfig
+from .telemetry.lifecycle import CompositeObserver
 
 __all__ = ["ANTHROPIC_API_VERSION", "DEFAULT_BASE_URL", "AnthropicTransport"]
 
@@ -38,6 +40,7 @@ DEFAULT_BASE_URL: Final = "https://api.anthropic.com/v1"
 #: A server asking for a longer wait than this is not waited for: the caller hears about it now.
 _LONGEST_SERVER_WAIT: Final = 900.0
 _USER_AGENT: Final = "axio-transport-anthropic/0.13"
+_SILENT: Final = CompositeObserver(())
 
 
 @dataclass(slots=True)
@@ -69,6 +72,8 @@ class AnthropicTransport(CompletionTransport):
     deadline: float | None = None
     prompt_caching: bool = True
     cache_ttl: Literal["5m", "1h"] = "5m"
+    telemetry: TelemetryConfig | None = field(default_factory=TelemetryConfig, repr=False, compare=False)
+    """Where traces, metrics and logs go; ``None`` turns them off."""
 
     #: Usage of the latest turn so far, kept current while it streams (what the axio agent reads
     #: when it cuts a turn short). Shared by concurrent streams: per-turn figures are on IterationEnd.
@@ -158,6 +163,20 @@ class AnthropicTransport(CompletionTransport):
             raise ConfigurationError("no API key: set ANTHROPIC_API_KEY or pass api_key= to AnthropicTransport")
         return headers
 
+    def _request_info(self, url: str, messages: list[Message], tools: list[Tool[Any]], system: str) -> RequestInfo:
+        parts = urlsplit(url)
+        return RequestInfo(
+            model=self.model,
+            url=url,
+            server_address=parts.hostname or "",
+            server_port=parts.port or (443 if parts.scheme == "https" else 80),
+            max_tokens=self.max_tokens or self.model.max_output_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            content=lambda: self.build_payload(messages, tools, system),
+        )
+
     async def _stream(self, messages: list[Message], tools: list[Tool[Any]], system: str) -> AsyncIterator[StreamEvent]:
         body = json.dumps(self.build_payload(messages, tools, system), ensure_ascii=False).encode()
         headers = self._headers()
@@ -165,48 +184,79 @@ class AnthropicTransport(CompletionTransport):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.deadline if self.deadline is not None else None
         timeouts = Timeouts(self.connect_timeout, self.first_byte_timeout, self.idle_timeout, deadline)
-        logger.info("POST %s model=%s messages=%d tools=%d", url, self.model.id, len(messages), len(tools))
-        async with self._session() as session:
-            attempt = 0
-            committed = False
-            while True:
-                attempt += 1
-                decoder = MessageStreamDecoder()
-                held: list[StreamEvent] = []
-                try:
-                    attempt_events = read_attempt(session, url, body, headers, decoder, timeouts, self.api_key)
-                    async with aclosing(attempt_events) as batches:
-                        async for batch in batches:
-                            self.last_usage = decoder.counts.to_usage()
-                            if not committed:
-                                # message_start alone commits nothing: an error right after it is
-                                # still retried, because the caller has not seen anything yet.
-                                if all(type(e) is IterationStart for e in batch):
-                                    held.extend(batch)
-                                    continue
-                                committed = True
-                                batch = held + batch
-                            for event in batch:
+        telemetry = self.telemetry
+        observer = telemetry.start(self._request_info(url, messages, tools, system)) if telemetry else _SILENT
+        observer.attach()
+        decoder = MessageStreamDecoder()
+        attempt = 0
+        outcome: Outcome = "error"
+        error: BaseException | None = None
+        try:
+            async with self._session() as session:
+                committed = False
+                while True:
+                    attempt += 1
+                    decoder = MessageStreamDecoder()
+                    state = AttemptState()
+                    held: list[StreamEvent] = []
+                    sent = dict(headers)
+                    observer.attempt_started(attempt, sent)
+                    try:
+                        batches = read_attempt(session, url, body, sent, decoder, timeouts, self.api_key, state)
+                        async with aclosing(batches):
+                            async for batch in batches:
+                                self.last_usage = decoder.counts.to_usage()
+                                if committed:
+                                    observer.chunk(batch)
+                                else:
+                                    # message_start alone commits nothing: an error right after it
+                                    # is still retried, because the caller has not seen anything yet.
+                                    if all(type(e) is IterationStart for e in batch):
+                                        held.extend(batch)
+                                        continue
+                                    committed = True
+                                    observer.first_token()
+                                    batch = held + batch
+                                for event in batch:
+                                    yield event
+                        end = decoder.finish()
+                        observer.attempt_ended(AttemptReport(attempt, state.status, state.request_id, state.headers))
+                        self.last_usage = end.usage
+                        if not committed:
+                            for event in held:
                                 yield event
-                    end = decoder.finish()
-                    self.last_usage = end.usage
-                    if not committed:
-                        for event in held:
-                            yield event
-                    yield end
-                    return
-                except AttemptFailed as failed:
-                    self.last_usage = decoder.counts.to_usage()
-                    failed.error.attempts = attempt
-                    delay = self._retry_wait(failed, attempt, committed, loop.time(), deadline)
-                    if delay is None:
-                        raise failed.error from failed.__cause__
-                await asyncio.sleep(delay)
+                        outcome = "ok"
+                        yield end
+                        return
+                    except AttemptFailed as failed:
+                        self.last_usage = decoder.counts.to_usage()
+                        failed.error.attempts = attempt
+                        status = state.status if failed.error.status is None else failed.error.status
+                        observer.attempt_ended(
+                            AttemptReport(attempt, status, state.request_id, state.headers, failed.error, failed.reason)
+                        )
+                        wait = self._retry_wait(failed, attempt, committed, loop.time(), deadline)
+                        if wait is None:
+                            raise failed.error from failed.__cause__
+                        delay, asked = wait
+                        observer.backoff(attempt, failed.reason or "error", delay, asked)
+                    await asyncio.sleep(delay)
+        except (asyncio.CancelledError, GeneratorExit):
+            outcome = "cancelled"
+            raise
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            report = ResponseReport(decoder.message_id, decoder.model, decoder.stop_reason, decoder.counts, attempt)
+            observer.finished(outcome, report, error)
+            observer.detach()
 
     def _retry_wait(
         self, failed: AttemptFailed, attempt: int, committed: bool, now: float, deadline: float | None
-    ) -> float | None:
-        """Seconds to wait before the next attempt, or ``None`` to give up now (and why, logged)."""
+    ) -> tuple[float, bool] | None:
+        """Seconds to wait before the next attempt and whether the server asked for them, or
+        ``None`` to give up now (and why, logged)."""
         error = failed.error
         context = f"{error!s}"
         if committed:
@@ -238,4 +288,4 @@ class AnthropicTransport(CompletionTransport):
             self.max_retries + 1,
             context,
         )
-        return delay
+        return delay, asked

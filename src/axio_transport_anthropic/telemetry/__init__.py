@@ -1,0 +1,86 @@
+"""Traces, metrics and logs for the transport, configured by the host, never on import.
+
+``TelemetryConfig`` is what a transport carries (``AnthropicTransport(telemetry=...)``); the default
+uses the global OpenTelemetry providers (no-ops until the host installs an SDK) and prometheus
+client's global registry. ``telemetry=None`` turns everything off.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .lifecycle import (
+    AttemptReport,
+    CompositeObserver,
+    Outcome,
+    RequestInfo,
+    RequestObserver,
+    ResponseReport,
+    Telemetry,
+)
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
+    from prometheus_client import CollectorRegistry
+
+__all__ = [
+    "AttemptReport",
+    "CompositeObserver",
+    "Outcome",
+    "RequestInfo",
+    "RequestObserver",
+    "ResponseReport",
+    "Telemetry",
+    "TelemetryConfig",
+]
+
+CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+
+
+def _capture_from_env() -> bool:
+    return os.environ.get(CAPTURE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+@dataclass(slots=True)
+class TelemetryConfig:
+    """Where the transport's telemetry goes. Every field is optional."""
+
+    tracer_provider: TracerProvider | None = None
+    """``None``: the global provider (a no-op until the host sets one)."""
+    meter_provider: MeterProvider | None = None
+    registry: CollectorRegistry | None = None
+    """Prometheus registry; ``None``: prometheus-client's global ``REGISTRY``."""
+    capture_content: bool = field(default_factory=_capture_from_env)
+    """Record prompts and answers on spans (off unless the env variable or this says so)."""
+    content_max_chars: int = 8192
+    propagate_context: bool = False
+    """Send the W3C ``traceparent`` header upstream."""
+    traces: bool = True
+    metrics: bool = True
+    logs: bool = True
+    _sinks: tuple[Telemetry, ...] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def start(self, info: RequestInfo) -> RequestObserver:
+        sinks = self._sinks
+        if sinks is None:
+            sinks = self._sinks = self._build()
+        return CompositeObserver([sink.start(info) for sink in sinks])
+
+    def _build(self) -> tuple[Telemetry, ...]:
+        sinks: list[Any] = []
+        if self.traces:
+            from .tracing import Tracing
+
+            sinks.append(Tracing(self))
+        if self.metrics:
+            from .metrics import Metrics
+
+            sinks.append(Metrics(self))
+        if self.logs:
+            from .logs import Logs
+
+            sinks.append(Logs(self))
+        return tuple(sinks)

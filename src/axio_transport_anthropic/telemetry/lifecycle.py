@@ -1,0 +1,148 @@
+"""The one narrow interface telemetry sees: the lifecycle of one ``stream()`` call.
+
+The transport reports what happens (start, each attempt, each backoff, the first token, each
+chunk after it, the end); traces, metrics and logs are each one ``RequestObserver``. Nothing in
+the parser or the request builder knows telemetry exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from axio.events import StreamEvent
+from axio.models import ModelSpec
+
+from ..decoder import TokenCounts
+from ..errors import AnthropicError
+
+__all__ = [
+    "AttemptReport",
+    "CompositeObserver",
+    "Outcome",
+    "RequestInfo",
+    "RequestObserver",
+    "ResponseReport",
+]
+
+logger = logging.getLogger("axio_transport_anthropic.telemetry")
+
+Outcome = Literal["ok", "error", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """What is known when a ``stream()`` call starts. ``model`` is the requested id (a safe label)."""
+
+    model: ModelSpec
+    url: str
+    """The endpoint, never with credentials (the key travels in a header)."""
+    server_address: str
+    server_port: int
+    max_tokens: int
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    operation: str = "chat"
+    content: Callable[[], Mapping[str, Any]] | None = field(default=None, compare=False)
+    """Builds the request body on demand: only an observer capturing content calls it."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptReport:
+    """How one HTTP attempt ended."""
+
+    attempt: int
+    """1 for the first attempt; ``attempt - 1`` is the resend count."""
+    status: int | None
+    """The HTTP status, or ``None`` where no response arrived."""
+    request_id: str | None
+    headers: Mapping[str, str] | None
+    error: AnthropicError | None = None
+    retry_reason: str | None = None
+    """Why it failed, in the retry vocabulary (``rate_limited``, ``overloaded``, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseReport:
+    """What the response said about itself, as far as it got."""
+
+    response_id: str | None
+    response_model: str | None
+    stop_reason: str | None
+    counts: TokenCounts
+    attempts: int
+
+
+class RequestObserver(Protocol):
+    """Callbacks for one ``stream()`` call, in order. Must not raise (the composite guards them)."""
+
+    def attach(self) -> None:
+        """Make this request's context current (the caller consumes the stream inside it)."""
+
+    def detach(self) -> None: ...
+
+    def attempt_started(self, attempt: int, headers: dict[str, str]) -> None:
+        """Before each HTTP attempt; may add headers (``traceparent``) to ``headers``."""
+
+    def attempt_ended(self, report: AttemptReport) -> None: ...
+
+    def backoff(self, attempt: int, reason: str, delay: float, server_requested: bool) -> None:
+        """After attempt ``attempt`` failed, before sleeping ``delay`` seconds."""
+
+    def first_token(self) -> None:
+        """The first event that reaches the caller with content."""
+
+    def chunk(self, events: Sequence[StreamEvent]) -> None:
+        """Each later batch of events that reaches the caller (one network read)."""
+
+    def finished(self, outcome: Outcome, response: ResponseReport, error: BaseException | None) -> None:
+        """Exactly once, whatever happened."""
+
+
+class Telemetry(Protocol):
+    """Makes one observer per ``stream()`` call."""
+
+    def start(self, info: RequestInfo) -> RequestObserver: ...
+
+
+class CompositeObserver:
+    """Fans each callback out; one failing observer never breaks the request or the others."""
+
+    __slots__ = ("_observers",)
+
+    def __init__(self, observers: Sequence[RequestObserver]) -> None:
+        self._observers = tuple(observers)
+
+    def _each(self, name: str, *args: Any) -> None:
+        for observer in self._observers:
+            try:
+                getattr(observer, name)(*args)
+            except Exception:
+                logger.warning("Telemetry observer %s failed in %s", type(observer).__name__, name, exc_info=True)
+
+    def attach(self) -> None:
+        self._each("attach")
+
+    def detach(self) -> None:
+        self._each("detach")
+
+    def attempt_started(self, attempt: int, headers: dict[str, str]) -> None:
+        self._each("attempt_started", attempt, headers)
+
+    def attempt_ended(self, report: AttemptReport) -> None:
+        self._each("attempt_ended", report)
+
+    def backoff(self, attempt: int, reason: str, delay: float, server_requested: bool) -> None:
+        self._each("backoff", attempt, reason, delay, server_requested)
+
+    def first_token(self) -> None:
+        self._each("first_token")
+
+    def chunk(self, events: Sequence[StreamEvent]) -> None:
+        self._each("chunk", events)
+
+    def finished(self, outcome: Outcome, response: ResponseReport, error: BaseException | None) -> None:
+        self._each("finished", outcome, response, error)
