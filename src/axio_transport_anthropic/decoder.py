@@ -130,7 +130,8 @@ class MessageStreamDecoder:
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         """The events completed by ``chunk``. After an ``error`` event nothing more is read."""
-        return self._read(self._sse.feed(chunk))
+        raw = self._sse.feed(chunk)
+        return self._read(raw) if raw else []
 
     def close(self) -> list[StreamEvent]:
         """At end of body: whatever a last unterminated event completes."""

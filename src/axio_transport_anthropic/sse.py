@@ -18,6 +18,8 @@ class ServerSentEvent(NamedTuple):
     """The ``data:`` lines joined by ``\\n``, still encoded: ``json.loads`` reads bytes directly."""
 
 
+#: Builds the named tuple without a Python-level ``__new__`` frame: this runs once per event.
+_new_event = tuple.__new__
 _DATA = b"data:"
 _EVENT = b"event:"
 
@@ -85,14 +87,15 @@ class SSEDecoder:
 
     def _lines(self, lines: list[bytes]) -> list[ServerSentEvent]:
         out: list[ServerSentEvent] = []
-        event, data, more = self._event, self._data, self._more
+        event, data, more, names = self._event, self._data, self._more, self._names
         for line in lines:
             if not line:
                 if data is not None:
                     if more is not None:
                         data = b"\n".join([data, *more])
                         more = None
-                    out.append(ServerSentEvent(self._name(event), data))
+                    name = names.get(event) or self._name(event)
+                    out.append(_new_event(ServerSentEvent, (name, data)))
                     data = None
                 event = b""
             elif line.startswith(_DATA):
