@@ -1,0 +1,96 @@
+"""Bounded label values shared by metrics, spans and logs: one name for each kind of failure."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Iterable
+from typing import Final
+
+from ..errors import AnthropicError, APIConnectionError, APITimeoutError, InStreamError, ProtocolError
+from ..retry import STATUS_OF_ERROR_TYPE
+from .lifecycle import AttemptReport
+
+__all__ = ["OTHER", "Vocabulary", "attempt_status", "error_type"]
+
+OTHER: Final = "_OTHER"
+_LABEL: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
+
+
+class Vocabulary:
+    """Keeps a label's values bounded: the known ones, plus a few new well-formed ones, then ``_OTHER``.
+
+    New values are let through (a stop reason Anthropic adds tomorrow should show up by name) but a
+    misbehaving proxy cannot grow the series without limit.
+    """
+
+    __slots__ = ("_limit", "_lock", "_seen")
+
+    def __init__(self, known: Iterable[str], extra: int = 16) -> None:
+        self._seen = frozenset(known)
+        self._limit = len(self._seen) + extra
+        self._lock = threading.Lock()
+
+    def __call__(self, value: str) -> str:
+        if value in self._seen:
+            return value
+        if not _LABEL.fullmatch(value):
+            return OTHER
+        with self._lock:
+            if value not in self._seen and len(self._seen) >= self._limit:
+                return OTHER
+            self._seen = self._seen | {value}
+        return value
+
+
+_ERROR_TYPES: Final = Vocabulary(
+    (*STATUS_OF_ERROR_TYPE, "conflict_error", "timeout", "connection_error", "protocol_error", "cancelled")
+)
+
+
+def _http_status(status: int | None) -> str | None:
+    if status is None:
+        return None
+    return str(status) if 100 <= status <= 599 else OTHER
+
+
+def attempt_status(report: AttemptReport) -> str:
+    """The ``status`` label of one attempt: ``200`` only for an attempt that delivered a whole turn.
+
+    An in-stream error counts as the status it stands for (``overloaded_error`` -> ``529``), the way
+    the retry rules treat it; a stream cut or timed out after its 200 counts as the failure it was.
+    """
+    error = report.error
+    if isinstance(error, InStreamError):
+        return str(STATUS_OF_ERROR_TYPE.get(error.error_type or "", 400))
+    if isinstance(error, APITimeoutError):
+        return "timeout"
+    if isinstance(error, APIConnectionError):
+        return "connection_error"
+    if isinstance(error, ProtocolError):
+        return "protocol_error"
+    status = _http_status(report.status)
+    if status is not None:
+        return status
+    return "timeout" if report.retry_reason == "timeout" else "connection_error"
+
+
+def error_type(error: BaseException | None) -> str:
+    """The ``type`` label (and OTel ``error.type``) of a failed request: low cardinality, always set."""
+    if isinstance(error, APITimeoutError):
+        return "timeout"
+    if isinstance(error, APIConnectionError):
+        return "connection_error"
+    if isinstance(error, ProtocolError):
+        return "protocol_error"
+    if isinstance(error, (asyncio.CancelledError, GeneratorExit)):
+        return "cancelled"
+    if isinstance(error, AnthropicError):
+        if error.error_type:
+            return _ERROR_TYPES(error.error_type)
+        # A proxy's plain-text 503 has no Anthropic type: the status is the next best name.
+        return _http_status(error.status) or OTHER
+    if error is None:
+        return OTHER
+    return _ERROR_TYPES(type(error).__name__)

@@ -1,0 +1,320 @@
+"""Traces: one GenAI CLIENT span per ``stream()`` call and one HTTP CLIENT span per attempt under it.
+
+Follows the OpenTelemetry GenAI and HTTP client span conventions through the API only: nothing is
+configured here, and with no SDK installed every hook returns after a check of ``is_recording()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping, Sequence
+from contextvars import Token
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+from axio.events import ReasoningDelta, StreamEvent, TextDelta, ToolInputDelta, ToolUseStart
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import AttributeValue
+
+from .labels import OTHER, error_type
+from .lifecycle import AttemptReport, Outcome, RequestInfo, ResponseReport, logger
+
+if TYPE_CHECKING:
+    from . import TelemetryConfig
+
+__all__ = ["CANCELLED", "OTHER", "SCOPE", "RequestTrace", "Tracing", "error_type"]
+
+SCOPE: Final = "axio_transport_anthropic"
+CANCELLED: Final = "cancelled"
+#: Only ``traceparent``/``tracestate``: baggage may hold the host's data and must not reach a third party.
+_PROPAGATOR: Final = TraceContextTextMapPropagator()
+#: Keys of request blocks that are opaque to a reader and only make the attribute longer.
+_OPAQUE_KEYS: Final = frozenset({"cache_control", "signature"})
+
+
+class Tracing:
+    """The ``Telemetry`` sink for traces; ``TelemetryConfig`` makes one and reuses it."""
+
+    def __init__(self, config: TelemetryConfig) -> None:
+        self.config = config
+        self.tracer = trace.get_tracer(SCOPE, tracer_provider=config.tracer_provider)
+
+    def start(self, info: RequestInfo) -> RequestTrace:
+        return RequestTrace(self, info)
+
+
+@dataclass(slots=True)
+class _Part:
+    kind: str
+    call_id: str = ""
+    name: str = ""
+    pieces: list[str] = field(default_factory=list)
+
+
+class RequestTrace:
+    """The spans of one ``stream()`` call: a ``RequestObserver``."""
+
+    def __init__(self, tracing: Tracing, info: RequestInfo) -> None:
+        self._tracer = tracing.tracer
+        self._config = tracing.config
+        self._info = info
+        # Given at start, not set later: a sampler sees only the attributes a span starts with.
+        attributes: dict[str, AttributeValue] = {
+            "gen_ai.operation.name": info.operation,
+            "gen_ai.provider.name": "anthropic",
+            "gen_ai.request.model": info.model.id,
+            "gen_ai.request.max_tokens": info.max_tokens,
+            "gen_ai.request.stream": True,
+            "server.address": info.server_address,
+            "server.port": info.server_port,
+        }
+        for name, value in (("temperature", info.temperature), ("top_p", info.top_p), ("top_k", info.top_k)):
+            if value is not None:
+                attributes[f"gen_ai.request.{name}"] = value
+        self._span = self._tracer.start_span(
+            f"{info.operation} {info.model.id}", kind=SpanKind.CLIENT, attributes=attributes
+        )
+        self._recording = self._span.is_recording()
+        self._started = time.monotonic()
+        self._attempt: Span | None = None
+        self._request_id: str | None = None
+        self._token: Token[Context] | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._ended = False
+        capture = self._recording and self._config.capture_content
+        self._output: dict[int, _Part] | None = {} if capture else None
+        self._output_chars = 0
+        if capture and info.content is not None:
+            try:
+                for key, content in _input_content(info.content()).items():
+                    self._span.set_attribute(key, self._dump(content))
+            except Exception:  # unlike the hooks, start() is not guarded: never fail a request over this
+                logger.warning("Could not record the request content on the span", exc_info=True)
+
+    def attach(self) -> None:
+        self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        self._task = _current_task()
+
+    def detach(self) -> None:
+        token, self._token = self._token, None
+        # A generator finalised by the loop runs its `finally` in another task, whose context
+        # never held the token: resetting there raises, and that context needs no restoring.
+        if token is not None and _current_task() is self._task:
+            otel_context.detach(token)
+
+    def attempt_started(self, attempt: int, headers: dict[str, str]) -> None:
+        self._end_attempt(OTHER, "the transport started another attempt before ending this one")
+        attributes: dict[str, AttributeValue] | None = None
+        if self._recording:
+            attributes = {
+                "http.request.method": "POST",
+                "url.full": _safe_url(self._info.url),
+                "server.address": self._info.server_address,
+                "server.port": self._info.server_port,
+            }
+            if attempt > 1:
+                attributes["http.request.resend_count"] = attempt - 1
+        parent = trace.set_span_in_context(self._span)
+        self._attempt = self._tracer.start_span("POST", context=parent, kind=SpanKind.CLIENT, attributes=attributes)
+        if self._config.propagate_context:
+            _PROPAGATOR.inject(headers, context=trace.set_span_in_context(self._attempt))
+
+    def attempt_ended(self, report: AttemptReport) -> None:
+        span, self._attempt = self._attempt, None
+        self._request_id = report.request_id or self._request_id
+        if span is None:
+            return
+        if span.is_recording():
+            if report.status is not None:
+                span.set_attribute("http.response.status_code", report.status)
+            if report.request_id:
+                span.set_attribute("anthropic.request_id", report.request_id)
+            bad_status = report.status is not None and report.status >= 400
+            if report.error is not None or bad_status:
+                # HTTP semconv: the status code where it says what failed, else the failure.
+                span.set_attribute("error.type", str(report.status) if bad_status else error_type(report.error))
+                span.set_status(Status(StatusCode.ERROR, str(report.error or f"HTTP {report.status}")))
+        span.end()
+
+    def _end_attempt(self, kind: str, description: str) -> None:
+        span, self._attempt = self._attempt, None
+        if span is None:
+            return
+        if span.is_recording():
+            span.set_attribute("error.type", kind)
+            span.set_status(Status(StatusCode.ERROR, description))
+        span.end()
+
+    def backoff(self, attempt: int, reason: str, delay: float, server_requested: bool) -> None:
+        if self._recording:
+            attributes: dict[str, AttributeValue] = {"retry.attempt": attempt, "retry.reason": reason}
+            attributes.update({"retry.delay_s": delay, "retry.server_requested": server_requested})
+            self._span.add_event("retry.backoff", attributes)
+
+    def first_token(self, events: Sequence[StreamEvent] = ()) -> None:
+        if not self._recording:
+            return
+        elapsed = time.monotonic() - self._started
+        self._span.set_attribute("gen_ai.response.time_to_first_chunk", elapsed)
+        self._span.add_event("gen_ai.first_token", {"gen_ai.response.time_to_first_chunk": elapsed})
+        self.chunk(events)
+
+    def chunk(self, events: Sequence[StreamEvent]) -> None:
+        output = self._output
+        # Past the limit the attribute is already decided: keep no more of a long answer.
+        if output is None or self._output_chars > self._config.content_max_chars:
+            return
+        for event in events:
+            if isinstance(event, TextDelta):
+                kind, piece = "text", event.delta
+            elif isinstance(event, ReasoningDelta):
+                kind, piece = "reasoning", event.delta
+            elif isinstance(event, ToolInputDelta):
+                kind, piece = "tool_call", event.partial_json
+            elif isinstance(event, ToolUseStart):
+                output[event.index] = _Part("tool_call", event.tool_use_id, event.name)
+                continue
+            else:
+                continue
+            output.setdefault(event.index, _Part(kind)).pieces.append(piece)
+            self._output_chars += len(piece)
+
+    def finished(self, outcome: Outcome, response: ResponseReport, error: BaseException | None) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        kind = CANCELLED if outcome == "cancelled" else error_type(error) if outcome == "error" else OTHER
+        description = CANCELLED if outcome == "cancelled" else _describe(error)
+        # Cancelled or abandoned mid-attempt: the transport never reported that attempt's end.
+        self._end_attempt(kind, description)
+        span = self._span
+        if self._recording:
+            span.set_attributes(self._response_attributes(response))
+            if outcome != "ok":
+                # Never OK, never unset: an abandoned call still cost tokens and must be findable.
+                span.set_attribute("error.type", kind)
+                span.set_status(Status(StatusCode.ERROR, description))
+            if outcome == "error" and error is not None:
+                span.record_exception(error)
+            if self._output:
+                span.set_attribute("gen_ai.output.messages", self._dump(self._output_messages(response, outcome)))
+        span.end()
+
+    def _response_attributes(self, response: ResponseReport) -> dict[str, AttributeValue]:
+        found: dict[str, AttributeValue | None] = {
+            "gen_ai.response.model": response.response_model,
+            "gen_ai.response.id": response.response_id,
+            "gen_ai.response.finish_reasons": [response.stop_reason] if response.stop_reason else None,
+            "anthropic.request_id": self._request_id,
+        }
+        counts = response.counts
+        if response.response_id is not None:  # else no message_start: zeros nobody reported
+            found["gen_ai.usage.input_tokens"] = counts.uncached_input + counts.cache_read + counts.cache_write
+            found["gen_ai.usage.output_tokens"] = counts.output
+            found["gen_ai.usage.cache_read.input_tokens"] = counts.cache_read
+            found["gen_ai.usage.cache_creation.input_tokens"] = counts.cache_write
+            found["gen_ai.usage.reasoning.output_tokens"] = counts.thinking or None
+        return {key: value for key, value in found.items() if value is not None}
+
+    def _output_messages(self, response: ResponseReport, outcome: Outcome) -> list[dict[str, Any]]:
+        parts: list[dict[str, Any]] = []
+        for _, part in sorted((self._output or {}).items()):
+            text = "".join(part.pieces)
+            if part.kind != "tool_call":
+                parts.append({"type": part.kind, "content": text})
+                continue
+            try:
+                arguments: Any = json.loads(text) if text else {}
+            except ValueError:
+                arguments = text  # cut short: what arrived is still worth seeing
+            parts.append({"type": "tool_call", "id": part.call_id, "name": part.name, "arguments": arguments})
+        return [{"role": "assistant", "parts": parts, "finish_reason": response.stop_reason or outcome}]
+
+    def _dump(self, value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, default=str)[: self._config.content_max_chars]
+
+
+def _current_task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running loop
+        return None
+
+
+def _describe(error: BaseException | None) -> str:
+    # The transport's errors say what the API said, with the key already scrubbed out.
+    return (str(error) or type(error).__name__) if error is not None else "error"
+
+
+@lru_cache(maxsize=32)
+def _safe_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc="REDACTED:REDACTED@" + parts.netloc.rpartition("@")[2]))
+
+
+# ── the request body in the GenAI message schema ──────────────────────────────────────────
+
+
+def _input_content(body: Mapping[str, Any]) -> dict[str, Any]:
+    messages = [{"role": m.get("role"), "parts": _parts(m.get("content"))} for m in body.get("messages") or ()]
+    content: dict[str, Any] = {"gen_ai.input.messages": messages}
+    if system := body.get("system"):
+        content["gen_ai.system_instructions"] = _parts(system)
+    if tools := body.get("tools"):
+        content["gen_ai.tool.definitions"] = [_tool(tool) for tool in tools if isinstance(tool, Mapping)]
+    return content
+
+
+def _parts(content: Any) -> list[Any]:
+    if isinstance(content, str):
+        return [{"type": "text", "content": content}]
+    return [_part(block) for block in content or () if isinstance(block, Mapping)]
+
+
+def _part(block: Mapping[str, Any]) -> Any:
+    match block:
+        case {"type": "text", "text": text}:
+            return {"type": "text", "content": text}
+        case {"type": "thinking", "thinking": text}:
+            return {"type": "reasoning", "content": text}
+        case {"type": "redacted_thinking"}:
+            return {"type": "reasoning", "content": "[redacted]"}
+        case {"type": "tool_use", "id": call_id, "name": name, "input": arguments}:
+            return {"type": "tool_call", "id": call_id, "name": name, "arguments": arguments}
+        case {"type": "tool_result", "tool_use_id": call_id}:
+            return {"type": "tool_call_response", "id": call_id, "response": _parts(block.get("content"))}
+        case {"type": kind, "source": {"type": "base64", "media_type": mime, "data": data}}:
+            return {"type": "blob", "modality": kind, "mime_type": mime, "content": _omitted(data)}
+    return _scrub(block)
+
+
+def _scrub(value: Any) -> Any:
+    """Any other block as sent, without base64 payloads or opaque keys, however deep."""
+    if isinstance(value, Mapping):
+        if value.get("type") == "base64" and "data" in value:
+            return {**value, "data": _omitted(value["data"])}
+        return {key: _scrub(item) for key, item in value.items() if key not in _OPAQUE_KEYS}
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    return value
+
+
+def _omitted(data: Any) -> str:
+    return f"[base64 omitted: {len(data) if isinstance(data, str) else 0} chars]"
+
+
+def _tool(tool: Mapping[str, Any]) -> Any:
+    match tool:
+        case {"name": name, "input_schema": schema}:
+            return {"type": "function", "name": name, "description": tool.get("description"), "parameters": schema}
+    return _scrub(tool)  # a server tool (web search, ...): its own type says what it is
