@@ -1,0 +1,237 @@
+"""Metrics: Prometheus ``axio_anthropic_*`` series and the OpenTelemetry GenAI client histograms.
+
+One ``Metrics`` per ``TelemetryConfig``; one ``_Observer`` per ``stream()`` call. Everything is
+measured from the lifecycle callbacks alone, so the numbers do not depend on tracing or sampling.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from typing import TYPE_CHECKING, Final
+
+from axio.events import StreamEvent
+from opentelemetry import metrics as otel_metrics
+from opentelemetry import trace
+from opentelemetry.util.types import AttributeValue
+from prometheus_client import REGISTRY, values
+
+from ..decoder import STOP_REASONS, TokenCounts
+from ..models import cost_usd
+from .instruments import ModelSeries, OtelInstruments, prom_instruments
+from .labels import OTHER, Vocabulary, attempt_status, error_type
+from .lifecycle import AttemptReport, Outcome, RequestInfo, ResponseReport
+
+if TYPE_CHECKING:
+    from . import TelemetryConfig
+
+__all__ = ["Metrics", "attempt_status", "error_type"]
+
+_PROVIDER: Final = "anthropic"
+_NO_USAGE: Final = TokenCounts()
+_RETRY_REASONS: Final = Vocabulary(
+    ("rate_limited", "overloaded", "server_error", "timeout", "connection_error", "conflict", "error"), extra=0
+)
+_STOP_REASONS: Final = Vocabulary(STOP_REASONS)
+#: ``anthropic-ratelimit-{name}-{limit,remaining}`` headers and the resource label each one feeds.
+_RATELIMIT_HEADERS: Final = tuple(
+    (f"anthropic-ratelimit-{name}-limit", f"anthropic-ratelimit-{name}-remaining", name.replace("-", "_"))
+    for name in ("requests", "tokens", "input-tokens", "output-tokens")
+)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("axio-transport-anthropic")
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def _multiprocess() -> bool:
+    # prometheus-client picks its value class once, at import, from PROMETHEUS_MULTIPROC_DIR.
+    return bool(getattr(values.ValueClass, "_multiprocess", False))
+
+
+def _exemplar() -> dict[str, str] | None:
+    """Trace and span id of the current span, when there is a sampled one to link to."""
+    context = trace.get_current_span().get_span_context()
+    # An unsampled trace is never stored, so an exemplar pointing at it would lead nowhere.
+    if not context.is_valid or not context.trace_flags.sampled:
+        return None
+    return {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
+
+
+def _header(headers: Mapping[str, str], name: str) -> float | None:
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if 0 <= value < float("inf") else None
+
+
+class Metrics:
+    """The metrics sink of one ``TelemetryConfig``: makes one observer per ``stream()`` call."""
+
+    __slots__ = ("_exemplars", "_otel", "_prom")
+
+    def __init__(self, config: TelemetryConfig) -> None:
+        self._prom = prom_instruments(config.registry if config.registry is not None else REGISTRY)
+        meter = otel_metrics.get_meter("axio_transport_anthropic", _version(), meter_provider=config.meter_provider)
+        self._otel = OtelInstruments(meter)
+        # prometheus-client cannot store exemplars across processes; skip building them there.
+        self._exemplars = not _multiprocess()
+
+    def start(self, info: RequestInfo) -> _Observer:
+        return _Observer(info, self._prom.series(info.model.id), self._otel, self._exemplars)
+
+
+class _Observer:
+    """Measurements for one ``stream()`` call; everything but the in-flight gauge is recorded at the end."""
+
+    __slots__ = (
+        "_attempt_open",
+        "_chunks",
+        "_exemplars",
+        "_first_token",
+        "_info",
+        "_last_chunk",
+        "_open",
+        "_otel",
+        "_series",
+        "_started",
+    )
+
+    def __init__(self, info: RequestInfo, series: ModelSeries, otel: OtelInstruments, exemplars: bool) -> None:
+        self._info = info
+        self._series = series
+        self._otel = otel
+        self._exemplars = exemplars
+        self._started = time.perf_counter()
+        self._first_token: float | None = None
+        self._last_chunk = 0.0
+        self._chunks = 0
+        self._attempt_open = False
+        self._open = True
+        series.in_flight.inc()
+
+    def attach(self) -> None:
+        pass
+
+    def detach(self) -> None:
+        pass
+
+    def attempt_started(self, attempt: int, headers: dict[str, str]) -> None:
+        self._attempt_open = True
+
+    def attempt_ended(self, report: AttemptReport) -> None:
+        self._attempt_open = False
+        series = self._series
+        series.attempts(attempt_status(report)).inc()
+        headers = report.headers
+        if headers:
+            for limit_name, remaining_name, resource in _RATELIMIT_HEADERS:
+                if (limit := _header(headers, limit_name)) is not None:
+                    series.ratelimit_limit(resource).set(limit)
+                if (remaining := _header(headers, remaining_name)) is not None:
+                    series.ratelimit_remaining(resource).set(remaining)
+
+    def backoff(self, attempt: int, reason: str, delay: float, server_requested: bool) -> None:
+        label = _RETRY_REASONS(reason)
+        self._series.retries(label).inc()
+        self._series.backoff_seconds(label).inc(max(0.0, delay))
+
+    def first_token(self, events: Sequence[StreamEvent] = ()) -> None:
+        self._first_token = self._last_chunk = time.perf_counter()
+
+    def chunk(self, events: Sequence[StreamEvent]) -> None:
+        # The hot path: a clock read and a count. An SDK histogram record costs ~10 us, so the
+        # chunks are recorded once per request, as their mean gap (keeps telemetry under 10%).
+        self._last_chunk = time.perf_counter()
+        self._chunks += 1
+
+    def finished(self, outcome: Outcome, response: ResponseReport, error: BaseException | None) -> None:
+        if not self._open:
+            return
+        self._open = False
+        series = self._series
+        series.in_flight.dec()
+        duration = time.perf_counter() - self._started
+        ttft = self._first_token - self._started if self._first_token is not None else None
+        failure = None if outcome == "ok" else ("cancelled" if outcome == "cancelled" else error_type(error))
+        if self._attempt_open:
+            # Cancelled mid-attempt, or failed in a way attempt_ended never heard of: still an attempt sent.
+            series.attempts(failure or OTHER).inc()
+        series.requests[outcome].inc()
+        if outcome == "error":
+            series.errors(failure or OTHER).inc()
+        counts = response.counts
+        has_usage = response.response_id is not None or response.response_model is not None or counts != _NO_USAGE
+        if has_usage:
+            self._count_usage(counts)
+        if response.stop_reason:
+            series.stop_reasons(_STOP_REASONS(response.stop_reason)).inc()
+        exemplar = _exemplar() if self._exemplars else None
+        if outcome != "cancelled":
+            series.duration.observe(duration, exemplar)
+        if ttft is not None:
+            series.ttft.observe(ttft, exemplar)
+        if outcome == "ok":
+            series.output_tokens.observe(counts.output, exemplar)
+            if ttft is not None and counts.output > 1:
+                series.time_per_token.observe((duration - ttft) / (counts.output - 1), exemplar)
+        self._record_otel(duration, ttft, failure, response, has_usage)
+
+    def _count_usage(self, counts: TokenCounts) -> None:
+        series = self._series
+        tokens = series.tokens
+        for kind, amount in (
+            ("input", counts.uncached_input),
+            ("output", counts.output),
+            ("cache_read", counts.cache_read),
+            ("cache_creation", counts.cache_write),
+        ):
+            if amount > 0:
+                tokens[kind].inc(amount)
+        (series.cache_hits if counts.cache_read > 0 else series.cache_misses).inc()
+        cost = cost_usd(
+            self._info.model,
+            uncached_input=counts.uncached_input,
+            output=counts.output,
+            cache_read=counts.cache_read,
+            cache_write_5m=counts.cache_write_5m,
+            cache_write_1h=counts.cache_write_1h,
+        )
+        if cost > 0:
+            series.cost.inc(cost)
+
+    def _record_otel(
+        self, duration: float, ttft: float | None, failure: str | None, response: ResponseReport, has_usage: bool
+    ) -> None:
+        info = self._info
+        attributes: dict[str, AttributeValue] = {
+            "gen_ai.operation.name": info.operation,
+            "gen_ai.provider.name": _PROVIDER,
+            "gen_ai.request.model": info.model.id,
+            "server.address": info.server_address,
+            "server.port": info.server_port,
+        }
+        if response.response_model:
+            attributes["gen_ai.response.model"] = response.response_model
+        if failure is not None:
+            attributes["error.type"] = failure
+        otel = self._otel
+        otel.duration.record(duration, attributes)
+        if ttft is not None:
+            otel.time_to_first_chunk.record(ttft, attributes)
+        if self._chunks and self._first_token is not None:
+            otel.time_per_chunk.record((self._last_chunk - self._first_token) / self._chunks, attributes)
+        if has_usage:
+            counts = response.counts
+            # GenAI input is the grand total, the cache slices included.
+            total_input = counts.uncached_input + counts.cache_read + counts.cache_write
+            otel.token_usage.record(total_input, {**attributes, "gen_ai.token.type": "input"})
+            otel.token_usage.record(counts.output, {**attributes, "gen_ai.token.type": "output"})
