@@ -120,7 +120,7 @@ async def test_exhausted_retries_say_how_many_attempts(
         await collect(transport)
     assert caught.value.attempts == 4 and len(sim.requests) == 4
     assert caught.value.error_type == "overloaded_error" and "after 4 attempts" in str(caught.value)
-    assert caplog.text.count("Retrying in") == 3
+    assert caplog.text.count("anthropic.request.retry") == 3
     _assert_no_secret(caught.value, caplog)
 
 

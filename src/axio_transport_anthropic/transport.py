@@ -174,6 +174,7 @@ class AnthropicTransport(CompletionTransport):
             temperature=self.temperature,
             top_p=self.top_p,
             top_k=self.top_k,
+            max_attempts=self.max_retries + 1,
             content=lambda: self.build_payload(messages, tools, system),
         )
 
@@ -215,17 +216,18 @@ class AnthropicTransport(CompletionTransport):
                                         held.extend(batch)
                                         continue
                                     committed = True
-                                    observer.first_token()
                                     batch = held + batch
+                                    observer.first_token(batch)
                                 for event in batch:
                                     yield event
                         end = decoder.finish()
                         observer.attempt_ended(AttemptReport(attempt, state.status, state.request_id, state.headers))
                         self.last_usage = end.usage
+                        # The turn is whole: a caller closing the stream from here on cancels nothing.
+                        outcome = "ok"
                         if not committed:
                             for event in held:
                                 yield event
-                        outcome = "ok"
                         yield end
                         return
                     except AttemptFailed as failed:
@@ -242,7 +244,8 @@ class AnthropicTransport(CompletionTransport):
                         observer.backoff(attempt, failed.reason or "error", delay, asked)
                     await asyncio.sleep(delay)
         except (asyncio.CancelledError, GeneratorExit):
-            outcome = "cancelled"
+            if outcome != "ok":
+                outcome = "cancelled"
             raise
         except BaseException as exc:
             error = exc
@@ -260,32 +263,23 @@ class AnthropicTransport(CompletionTransport):
         error = failed.error
         context = f"{error!s}"
         if committed:
-            logger.error("Not retrying: the caller already received part of this answer. %s", context)
+            logger.debug("Not retrying: the caller already received part of this answer. %s", context)
             return None
         if not failed.retryable:
-            logger.error("Not retrying: %s", context)
+            logger.debug("Not retrying: %s", context)
             return None
         if attempt > self.max_retries:
-            logger.error("Giving up after %d attempts (max_retries=%d). %s", attempt, self.max_retries, context)
+            logger.debug("Giving up after %d attempts (max_retries=%d). %s", attempt, self.max_retries, context)
             return None
         delay, asked = retry_delay(
             attempt, failed.headers, base=self.retry_base_delay, cap=self.retry_max_delay, rng=self._rng
         )
         if asked and delay > _LONGEST_SERVER_WAIT:
-            logger.error("Not retrying: the server asked to wait %.0fs. %s", delay, context)
+            logger.debug("Not retrying: the server asked to wait %.0fs. %s", delay, context)
             return None
         if deadline is not None and now + delay >= deadline:
-            logger.error("Not retrying: waiting %.2fs would pass the deadline. %s", delay, context)
+            logger.debug("Not retrying: waiting %.2fs would pass the deadline. %s", delay, context)
             if not isinstance(error, APITimeoutError):
                 error.message += f" (a retry in {delay:.2f}s would have passed the deadline)"
             return None
-        logger.warning(
-            "Retrying in %.2fs (%s, %s): attempt %d of %d failed: %s",
-            delay,
-            failed.reason,
-            "server-requested" if asked else "backoff",
-            attempt,
-            self.max_retries + 1,
-            context,
-        )
         return delay, asked

@@ -7,6 +7,7 @@ client's global registry. ``telemetry=None`` turns everything off.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from .lifecycle import (
     ResponseReport,
     Telemetry,
 )
+from .setup import TelemetryHandle, setup
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
@@ -35,7 +37,11 @@ __all__ = [
     "ResponseReport",
     "Telemetry",
     "TelemetryConfig",
+    "TelemetryHandle",
+    "setup",
 ]
+
+logger = logging.getLogger("axio_transport_anthropic.telemetry")
 
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
@@ -67,7 +73,14 @@ class TelemetryConfig:
         sinks = self._sinks
         if sinks is None:
             sinks = self._sinks = self._build()
-        return CompositeObserver([sink.start(info) for sink in sinks])
+        observers: list[RequestObserver] = []
+        for sink in sinks:
+            try:
+                observers.append(sink.start(info))
+            except Exception:
+                # Telemetry must never cost the caller the request.
+                logger.warning("Telemetry sink %s failed to start", type(sink).__name__, exc_info=True)
+        return CompositeObserver(observers)
 
     def _build(self) -> tuple[Telemetry, ...]:
         sinks: list[Any] = []

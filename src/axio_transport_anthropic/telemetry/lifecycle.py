@@ -46,6 +46,7 @@ class RequestInfo:
     top_p: float | None = None
     top_k: int | None = None
     operation: str = "chat"
+    max_attempts: int | None = None
     content: Callable[[], Mapping[str, Any]] | None = field(default=None, compare=False)
     """Builds the request body on demand: only an observer capturing content calls it."""
 
@@ -92,8 +93,8 @@ class RequestObserver(Protocol):
     def backoff(self, attempt: int, reason: str, delay: float, server_requested: bool) -> None:
         """After attempt ``attempt`` failed, before sleeping ``delay`` seconds."""
 
-    def first_token(self) -> None:
-        """The first event that reaches the caller with content."""
+    def first_token(self, events: Sequence[StreamEvent]) -> None:
+        """The first batch that reaches the caller with content (``events`` is that batch)."""
 
     def chunk(self, events: Sequence[StreamEvent]) -> None:
         """Each later batch of events that reaches the caller (one network read)."""
@@ -138,8 +139,8 @@ class CompositeObserver:
     def backoff(self, attempt: int, reason: str, delay: float, server_requested: bool) -> None:
         self._each("backoff", attempt, reason, delay, server_requested)
 
-    def first_token(self) -> None:
-        self._each("first_token")
+    def first_token(self, events: Sequence[StreamEvent]) -> None:
+        self._each("first_token", events)
 
     def chunk(self, events: Sequence[StreamEvent]) -> None:
         self._each("chunk", events)
