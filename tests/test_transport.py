@@ -154,3 +154,15 @@ async def test_environment_fills_key_and_url(monkeypatch: pytest.MonkeyPatch, si
     events = await collect(transport, [Message(role="user", content=[TextBlock(text="env")])])
     assert isinstance(events[-1], IterationEnd)
     assert sim.requests[0].headers["x-api-key"] == SECRET
+
+
+async def test_a_stream_closed_early_still_reports_its_usage(sim: Simulator, transport: AnthropicTransport) -> None:
+    # The axio agent reads last_usage when it cuts a turn short (repetition): it must be billed.
+    sim.enqueue(Reply.text("one two three four five six seven eight nine ten"))
+    stream = transport.stream(user("hi " * 50), [], "")
+    async for event in stream:
+        if isinstance(event, TextDelta):
+            break
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert transport.last_usage is not None
+    assert transport.last_usage.input_tokens > 0

@@ -75,7 +75,7 @@ class AnthropicTransport(CompletionTransport):
     telemetry: TelemetryConfig | None = field(default_factory=TelemetryConfig, repr=False, compare=False)
     """Where traces, metrics and logs go; ``None`` turns them off."""
 
-    #: Usage of the latest turn so far, kept current while it streams (what the axio agent reads
+    #: Usage of the latest turn, set when its stream ends or is closed (what the axio agent reads
     #: when it cuts a turn short). Shared by concurrent streams: per-turn figures are on IterationEnd.
     last_usage: Usage | None = field(default=None, init=False, repr=False, compare=False)
     _owned: aiohttp.ClientSession | None = field(default=None, init=False, repr=False, compare=False)
@@ -206,7 +206,6 @@ class AnthropicTransport(CompletionTransport):
                         batches = read_attempt(session, url, body, sent, decoder, timeouts, self.api_key, state)
                         async with aclosing(batches):
                             async for batch in batches:
-                                self.last_usage = decoder.counts.to_usage()
                                 if committed:
                                     observer.chunk(batch)
                                 else:
@@ -222,7 +221,6 @@ class AnthropicTransport(CompletionTransport):
                                     yield event
                         end = decoder.finish()
                         observer.attempt_ended(AttemptReport(attempt, state.status, state.request_id, state.headers))
-                        self.last_usage = end.usage
                         # The turn is whole: a caller closing the stream from here on cancels nothing.
                         outcome = "ok"
                         if not committed:
@@ -231,7 +229,6 @@ class AnthropicTransport(CompletionTransport):
                         yield end
                         return
                     except AttemptFailed as failed:
-                        self.last_usage = decoder.counts.to_usage()
                         failed.error.attempts = attempt
                         status = state.status if failed.error.status is None else failed.error.status
                         observer.attempt_ended(
@@ -252,6 +249,7 @@ class AnthropicTransport(CompletionTransport):
             raise
         finally:
             report = ResponseReport(decoder.message_id, decoder.model, decoder.stop_reason, decoder.counts, attempt)
+            self.last_usage = report.counts.to_usage()
             observer.finished(outcome, report, error)
             observer.detach()
 
