@@ -6,6 +6,7 @@ import asyncio
 
 import click
 
+from .load.command import load
 from .simulator.command import simulate
 
 
@@ -25,3 +26,4 @@ def demo(question: str | None) -> None:
 
 
 main.add_command(simulate)
+main.add_command(load)

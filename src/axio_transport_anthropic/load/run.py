@@ -1,0 +1,239 @@
+"""``run_load()``: telemetry, a target, a shared transport and the workers, then the summary.
+
+The transport gets a fresh ``CollectorRegistry`` (also the one ``/metrics`` serves), so the
+summary holds this run's numbers only and agrees with any scrape of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from typing import Final, TextIO, cast
+
+import aiohttp
+from prometheus_client import CollectorRegistry
+
+from ..models import ANTHROPIC_MODELS
+from ..simulator import FaultProfile, Simulator
+from ..telemetry import TelemetryConfig
+from ..telemetry.setup import TelemetryHandle, current, setup
+from ..transport import AnthropicTransport
+from .agents import make_agent, run_agent
+from .config import LoadConfig, LoadError
+from .observer import LiveStats, LoadObserver, StartInfo
+from .runner import Tally, drive
+from .summary import RunContext, Summary, read_summary, read_totals
+
+__all__ = ["SIMULATOR_KEY", "run_load"]
+
+SIMULATOR_KEY: Final = "sk-load-simulator"
+SERVICE_NAME: Final = "axio-anthropic-load"
+_TICK_SECONDS: Final = 0.2
+#: The in-process simulator keeps only recent requests, so memory stays flat on long runs.
+_KEEP_REQUESTS: Final = 1000
+
+
+async def run_load(
+    config: LoadConfig,
+    *,
+    observer: LoadObserver | None = None,
+    stop: asyncio.Event | None = None,
+    registry: CollectorRegistry | None = None,
+) -> Summary:
+    """Run the load ``config`` describes and return its summary.
+
+    Raises ``LoadError`` when the run cannot start. Setting ``stop`` cancels the runs under way
+    and returns a partial summary (``interrupted``), or ends the linger early.
+    """
+    try:
+        config.validate()
+    except ValueError as exc:
+        raise LoadError(str(exc)) from None
+    api_key = _api_key(config)
+    registry = registry if registry is not None else CollectorRegistry()
+    stop = stop if stop is not None else asyncio.Event()
+    with _telemetry(config, registry) as handle:
+        metrics_url = handle.metrics_url if handle is not None else None
+        async with _target(config) as base_url:
+            info = StartInfo(
+                target=base_url,
+                simulator=config.base_url is None,
+                model=config.model,
+                profile=config.profile if config.base_url is None else None,
+                concurrency=config.concurrency,
+                runs=config.runs,
+                duration=config.duration,
+                metrics_url=metrics_url,
+                otlp_endpoint=handle.otlp_endpoint if handle is not None else None,
+            )
+            if observer is not None:
+                observer.started(info)
+            summary = await _run(config, info, api_key, registry, stop, observer)
+        if observer is not None:
+            observer.finished(summary)
+        if metrics_url is not None and config.linger > 0 and not stop.is_set():
+            if observer is not None:
+                observer.lingering(config.linger, metrics_url)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), config.linger)
+    return summary
+
+
+def _api_key(config: LoadConfig) -> str:
+    if config.base_url is None:
+        return SIMULATOR_KEY
+    key = config.api_key if config.api_key is not None else os.environ.get("ANTHROPIC_API_KEY", "")
+    if not key.strip():
+        raise LoadError(
+            f"no API key for {config.base_url}: set ANTHROPIC_API_KEY (a simulator accepts any non-empty value)"
+        )
+    return key
+
+
+class _Stderr:
+    """Log output to whatever ``sys.stderr`` is at the time, so rich's live display can route it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
+@contextmanager
+def _telemetry(config: LoadConfig, registry: CollectorRegistry) -> Iterator[TelemetryHandle | None]:
+    if current() is not None:
+        # The host's setup() stays in charge (its tracer is used); it serves its own registry.
+        if config.metrics_port is not None:
+            raise LoadError("telemetry.setup() is already in effect in this process: cannot serve this run's /metrics")
+        yield None
+        return
+    try:
+        handle = setup(
+            service_name=SERVICE_NAME,
+            metrics_port=config.metrics_port,
+            registry=registry,
+            log_format="console",
+            log_level=config.log_level.upper(),
+            log_stream=cast(TextIO, _Stderr()),
+        )
+    except OSError as exc:
+        raise LoadError(f"cannot serve /metrics on port {config.metrics_port}: {exc.strerror or exc}") from None
+    except ImportError as exc:
+        raise LoadError(str(exc)) from None
+    # The agent logs each transport failure again, with a traceback; the transport's own
+    # anthropic.request.error event already tells it once.
+    agent_logger = logging.getLogger("axio")
+    previous = agent_logger.level
+    agent_logger.setLevel(logging.CRITICAL)
+    try:
+        yield handle
+    finally:
+        agent_logger.setLevel(previous)
+        handle.shutdown()
+
+
+@asynccontextmanager
+async def _target(config: LoadConfig) -> AsyncIterator[str]:
+    if config.base_url is not None:
+        yield config.base_url
+        return
+    simulator = Simulator(
+        profile=FaultProfile.named(config.profile, config.seed),
+        seed=config.seed,
+        first_byte_delay=config.first_byte_delay,
+        token_delay=config.token_delay,
+        keep_requests=_KEEP_REQUESTS,
+    )
+    try:
+        await simulator.start()
+    except OSError as exc:
+        raise LoadError(f"cannot start the simulator: {exc.strerror or exc}") from None
+    try:
+        yield simulator.base_url
+    finally:
+        await simulator.stop()
+
+
+async def _run(
+    config: LoadConfig,
+    info: StartInfo,
+    api_key: str,
+    registry: CollectorRegistry,
+    stop: asyncio.Event,
+    observer: LoadObserver | None,
+) -> Summary:
+    # The default pool of 100 connections would queue workers beyond it and skew the timings.
+    connector = aiohttp.TCPConnector(limit=max(100, config.concurrency))
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        AnthropicTransport(
+            base_url=info.target,
+            api_key=api_key,
+            model=ANTHROPIC_MODELS[config.model],
+            session=session,
+            max_retries=config.max_retries,
+            retry_base_delay=config.retry_base_delay,
+            first_byte_timeout=_timeout(config),
+            idle_timeout=_timeout(config),
+            telemetry=TelemetryConfig(registry=registry),
+        ) as transport,
+    ):
+        agents = [make_agent(transport) for _ in range(config.concurrency)]
+        tally = Tally()
+        started = time.perf_counter()
+
+        def tick() -> None:
+            if observer is not None:
+                observer.tick(LiveStats(time.perf_counter() - started, tally.snapshot(), read_totals(registry)))
+
+        ticker = asyncio.create_task(_every(_TICK_SECONDS, tick)) if observer is not None else None
+        try:
+            interrupted = await drive(
+                lambda worker: run_agent(agents[worker]),
+                concurrency=config.concurrency,
+                runs=config.runs,
+                duration=config.duration,
+                drain=config.drain,
+                stop=stop,
+                tally=tally,
+            )
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                await asyncio.gather(ticker, return_exceptions=True)
+        wall = time.perf_counter() - started
+        tick()
+    context = RunContext(
+        target=info.target,
+        simulator=info.simulator,
+        model=info.model,
+        profile=info.profile,
+        concurrency=info.concurrency,
+        wall_seconds=wall,
+        interrupted=interrupted,
+        runs=tally.snapshot(),
+        metrics_url=info.metrics_url,
+    )
+    return read_summary(registry, context)
+
+
+async def _every(seconds: float, action: Callable[[], None]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        action()
+
+
+def _timeout(config: LoadConfig) -> float | None:
+    """The simulator's stall faults must fail fast under load; a real API keeps its defaults."""
+    if config.timeout is not None:
+        return config.timeout
+    return 5.0 if config.base_url is None else 120.0

@@ -1,0 +1,232 @@
+"""A run's numbers, read back from the transport's Prometheus registry, and their JSON form.
+
+Reading the registry rather than counting on the side means the summary is exactly what
+``/metrics`` served: a scrape after the run and this summary cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from .quantile import histogram_quantile, merge_buckets
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+__all__ = ["Latency", "LiveTotals", "RunContext", "RunCounts", "Summary", "read_summary", "read_totals"]
+
+_PREFIX: Final = "axio_anthropic_"
+_OUTCOMES: Final = ("ok", "error", "cancelled")
+_TOKEN_TYPES: Final = ("input", "output", "cache_read", "cache_creation")
+
+
+@dataclass(frozen=True, slots=True)
+class RunCounts:
+    """Agent runs (tool loops): ``failed`` ended on an error, ``cancelled`` were cut off by a stop."""
+
+    started: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What the runner knows that the registry does not."""
+
+    target: str
+    simulator: bool
+    model: str
+    profile: str | None
+    concurrency: int
+    wall_seconds: float
+    interrupted: bool
+    runs: RunCounts
+    metrics_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """One histogram: quantiles from its buckets (``None`` with no observation), exact mean."""
+
+    count: int
+    mean: float | None
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"count": self.count, "mean": self.mean, "p50": self.p50, "p95": self.p95, "p99": self.p99}
+
+
+@dataclass(frozen=True, slots=True)
+class LiveTotals:
+    """The running totals the progress bar shows."""
+
+    requests: int = 0
+    tokens: int = 0
+    retries: int = 0
+    errors: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    context: RunContext
+    requests: Mapping[str, int]
+    attempts: Mapping[str, int]
+    retries: Mapping[str, int]
+    backoff_seconds: float
+    errors: Mapping[str, int]
+    tokens: Mapping[str, int]
+    stop_reasons: Mapping[str, int]
+    cache_hits: int
+    cache_misses: int
+    cost_usd: float
+    duration: Latency
+    ttft: Latency
+
+    @property
+    def requests_total(self) -> int:
+        return sum(self.requests.values())
+
+    @property
+    def attempts_total(self) -> int:
+        """HTTP requests sent: one per ``stream()`` call plus one per retry."""
+        return sum(self.attempts.values())
+
+    @property
+    def tokens_total(self) -> int:
+        return sum(self.tokens.values())
+
+    @property
+    def cache_hit_ratio(self) -> float | None:
+        answered = self.cache_hits + self.cache_misses
+        return self.cache_hits / answered if answered else None
+
+    def per_second(self, amount: float) -> float:
+        wall = self.context.wall_seconds
+        return amount / wall if wall > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` document; its keys are documented in the README and stable."""
+        ctx = self.context
+        return {
+            "target": ctx.target,
+            "simulator": ctx.simulator,
+            "model": ctx.model,
+            "profile": ctx.profile,
+            "concurrency": ctx.concurrency,
+            "interrupted": ctx.interrupted,
+            "wall_seconds": round(ctx.wall_seconds, 6),
+            "metrics_url": ctx.metrics_url,
+            "runs": {
+                "started": ctx.runs.started,
+                "completed": ctx.runs.completed,
+                "failed": ctx.runs.failed,
+                "cancelled": ctx.runs.cancelled,
+            },
+            "requests": {
+                "total": self.requests_total,
+                **self.requests,
+                "per_second": self.per_second(self.requests_total),
+            },
+            "attempts": {"total": self.attempts_total, "by_status": dict(self.attempts)},
+            "retries": {
+                "total": sum(self.retries.values()),
+                "by_reason": dict(self.retries),
+                "backoff_seconds": self.backoff_seconds,
+            },
+            "errors": {"total": sum(self.errors.values()), "by_type": dict(self.errors)},
+            "tokens": {
+                "total": self.tokens_total,
+                "by_type": dict(self.tokens),
+                "per_second": self.per_second(self.tokens_total),
+            },
+            "cache": {"hits": self.cache_hits, "misses": self.cache_misses, "hit_ratio": self.cache_hit_ratio},
+            "cost_usd": self.cost_usd,
+            "stop_reasons": dict(self.stop_reasons),
+            "request_duration_seconds": self.duration.to_json(),
+            "time_to_first_token_seconds": self.ttft.to_json(),
+        }
+
+
+def read_summary(registry: CollectorRegistry, context: RunContext) -> Summary:
+    counters, histograms = _read(registry)
+
+    def counts(name: str, keys: tuple[str, ...] = ()) -> dict[str, int]:
+        found = {key: round(value) for key, value in counters.get(name, {}).items() if value > 0}
+        return {**dict.fromkeys(keys, 0), **found}
+
+    def total(name: str) -> float:
+        return sum(counters.get(name, {}).values())
+
+    return Summary(
+        context=context,
+        requests=counts("requests", _OUTCOMES),
+        attempts=counts("attempts"),
+        retries=counts("retries"),
+        backoff_seconds=float(total("backoff_seconds")),
+        errors=counts("errors"),
+        tokens=counts("tokens", _TOKEN_TYPES),
+        stop_reasons=counts("stop_reasons"),
+        cache_hits=round(total("cache_hits")),
+        cache_misses=round(total("cache_misses")),
+        cost_usd=float(total("cost_usd")),
+        duration=_latency(histograms.get("request_duration_seconds")),
+        ttft=_latency(histograms.get("time_to_first_token_seconds")),
+    )
+
+
+def read_totals(registry: CollectorRegistry) -> LiveTotals:
+    counters, _ = _read(registry)
+
+    def total(name: str) -> int:
+        return round(sum(counters.get(name, {}).values()))
+
+    return LiveTotals(total("requests"), total("tokens"), total("retries"), total("errors"))
+
+
+@dataclass(slots=True)
+class _Histogram:
+    buckets: dict[float, float]
+    total: float = 0.0
+    count: float = 0.0
+
+
+def _read(registry: CollectorRegistry) -> tuple[dict[str, dict[str, float]], dict[str, _Histogram]]:
+    """Counters as ``{family: {label value: total}}`` (summed over models) and merged histograms."""
+    counters: dict[str, dict[str, float]] = {}
+    histograms: dict[str, _Histogram] = {}
+    for family in registry.collect():
+        if not family.name.startswith(_PREFIX):
+            continue
+        name = family.name.removeprefix(_PREFIX)
+        if family.type == "counter":
+            by_label = counters.setdefault(name, {})
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    # The one label besides model (outcome, reason, type...), or "" when there is none.
+                    key = next((v for k, v in sample.labels.items() if k != "model"), "")
+                    by_label[key] = by_label.get(key, 0.0) + sample.value
+        elif family.type == "histogram":
+            per_model: dict[str, dict[float, float]] = {}
+            histogram = histograms[name] = _Histogram({})
+            for sample in family.samples:
+                if sample.name.endswith("_bucket"):
+                    model = sample.labels.get("model", "")
+                    per_model.setdefault(model, {})[float(sample.labels["le"])] = sample.value
+                elif sample.name.endswith("_sum"):
+                    histogram.total += sample.value
+                elif sample.name.endswith("_count"):
+                    histogram.count += sample.value
+            histogram.buckets = merge_buckets(per_model.values())
+    return counters, histograms
+
+
+def _latency(histogram: _Histogram | None) -> Latency:
+    if histogram is None or histogram.count <= 0:
+        return Latency(0, None, None, None, None)
+    p50, p95, p99 = (histogram_quantile(q, histogram.buckets) for q in (0.5, 0.95, 0.99))
+    return Latency(round(histogram.count), histogram.total / histogram.count, p50, p95, p99)
