@@ -77,6 +77,9 @@ def _json_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
 )
 @click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve /metrics here (0: a free port).")
 @click.option(
+    "--metrics-addr", default="127.0.0.1", show_default=True, help="Listen address of /metrics (0.0.0.0 in containers)."
+)
+@click.option(
     "--linger", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Keep /metrics up this long after."
 )
 @click.option("--json", "json_path", callback=_json_path, metavar="PATH", help="Summary as JSON ('-': stdout).")

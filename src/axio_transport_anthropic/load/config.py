@@ -45,6 +45,8 @@ class LoadConfig:
     faults must fail fast under load), the transport's defaults on a real URL."""
     metrics_port: int | None = None
     """Serve ``/metrics`` on this port (0: a free one); ``None``: no server."""
+    metrics_addr: str = "127.0.0.1"
+    """Listen address of ``/metrics``; ``0.0.0.0`` in a container that another one scrapes."""
     linger: float = 0.0
     """Seconds to keep serving ``/metrics`` after the run, for a last scrape."""
     drain: float = 10.0

@@ -120,6 +120,7 @@ def _telemetry(config: LoadConfig, registry: CollectorRegistry) -> Iterator[Tele
         handle = setup(
             service_name=SERVICE_NAME,
             metrics_port=config.metrics_port,
+            metrics_addr=config.metrics_addr,
             registry=registry,
             log_format="console",
             log_level=config.log_level.upper(),
