@@ -19,9 +19,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/axio-anthropic demo
 
+CHECKED := src tests benchmarks dashboards verify
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check $(CHECKED)
+	$(BIN)/ruff format --check $(CHECKED)
+	$(BIN)/python dashboards/build.py --check
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
