@@ -21,9 +21,10 @@ UID = "axio-anthropic-retries"
 
 ATTEMPTS_PER_REQUEST = f"{sum_rate('attempts_total')} / {sum_rate('requests_total')}"
 ATTEMPTS_PER_REQUEST_BY_MODEL = f"{sum_rate('attempts_total', 'model')} / {sum_rate('requests_total', 'model')}"
-BACKOFF_SHARE = f"{sum_rate('backoff_seconds_total')} / {sum_rate('request_duration_seconds_sum')}"
+# Backoff is counted as it starts, duration only when the request ends: clamp the early overshoot.
+BACKOFF_SHARE = f"clamp_max({sum_rate('backoff_seconds_total')} / {sum_rate('request_duration_seconds_sum')}, 1)"
 BACKOFF_SHARE_BY_MODEL = (
-    f"{sum_rate('backoff_seconds_total', 'model')} / {sum_rate('request_duration_seconds_sum', 'model')}"
+    f"clamp_max({sum_rate('backoff_seconds_total', 'model')} / {sum_rate('request_duration_seconds_sum', 'model')}, 1)"
 )
 # Both gauges carry the same labels, so they divide one to one; min over instances is the worst case.
 HEADROOM = f"{sel('ratelimit_remaining')} / {sel('ratelimit_limit')}"
