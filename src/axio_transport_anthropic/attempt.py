@@ -7,7 +7,9 @@ the retry loop needs to decide (was it retryable, what did the server say, why).
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import re
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -16,7 +18,7 @@ import aiohttp
 from axio.events import StreamEvent
 
 from .decoder import MessageStreamDecoder
-from .errors import AnthropicError, APIConnectionError, APIStatusError, APITimeoutError, InStreamError
+from .errors import AnthropicError, APIConnectionError, APIStatusError, APITimeoutError, InStreamError, ProtocolError
 from .retry import STATUS_OF_ERROR_TYPE, RetryReason, reason_for, should_retry
 
 __all__ = ["AttemptFailed", "AttemptState", "Timeouts", "read_attempt"]
@@ -81,15 +83,17 @@ async def read_attempt(
     phase = "first_byte"
     try:
         async with asyncio.timeout_at(first_byte_at):
-            response = await session.post(url, data=body, headers=headers, timeout=client_timeout)
+            # A fresh file object per attempt: aiohttp warns about large in-memory bytes bodies.
+            response = await session.post(url, data=io.BytesIO(body), headers=headers, timeout=client_timeout)
         try:
             request_id = response.headers.get("request-id")
             state.status, state.request_id, state.headers = response.status, request_id, response.headers
             if response.status != 200:
                 raise await _status_failure(response, secret)
+            _check_content_type(response, request_id)
             content = response.content
             at: float | None = first_byte_at
-            while True:
+            while not decoder.stopped:
                 async with asyncio.timeout_at(at):
                     chunk = await content.readany()
                 if not chunk:
@@ -100,11 +104,11 @@ async def read_attempt(
                 if batch:
                     yield batch
                 if decoder.failure is not None:
-                    raise _in_stream_failure(decoder, request_id)
+                    raise _in_stream_failure(decoder, request_id, secret)
             if batch := decoder.close():
                 yield batch
             if decoder.failure is not None:
-                raise _in_stream_failure(decoder, request_id)
+                raise _in_stream_failure(decoder, request_id, secret)
             if decoder.stop_reason is None:
                 raise AttemptFailed(
                     APIConnectionError("the response ended before the turn did", request_id=request_id),
@@ -113,6 +117,10 @@ async def read_attempt(
                 )
         finally:
             response.release()
+    except ProtocolError as exc:
+        # Not the network's fault: the same answer would come again, so it is not retried.
+        exc.message, exc.request_id, exc.status = _scrub(exc.message, secret), request_id, 200
+        raise AttemptFailed(exc, retryable=False) from exc
     except TimeoutError as exc:
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
             phase = "connect"
@@ -165,7 +173,7 @@ def _parse_error_body(raw: bytes) -> tuple[str | None, str, str | None]:
     try:
         parsed: Any = json.loads(text)
     except ValueError:
-        return None, text[:_QUOTED], None
+        return None, _one_line(text)[:_QUOTED], None
     if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
         error = parsed["error"]
         request_id = parsed.get("request_id")
@@ -174,21 +182,42 @@ def _parse_error_body(raw: bytes) -> tuple[str | None, str, str | None]:
             str(error.get("message") or "")[:_QUOTED],
             request_id if isinstance(request_id, str) else None,
         )
-    return None, text[:_QUOTED], None
+    return None, _one_line(text)[:_QUOTED], None
 
 
-def _in_stream_failure(decoder: MessageStreamDecoder, request_id: str | None) -> AttemptFailed:
+def _check_content_type(response: aiohttp.ClientResponse, request_id: str | None) -> None:
+    """A 200 that is not an event stream (a proxy's page, a non-streaming answer) is no turn."""
+    kind = response.headers.get("content-type", "")
+    # Some recordings and proxies send none at all; only a type that says otherwise is refused.
+    if kind and not kind.lower().startswith("text/event-stream"):
+        raise ProtocolError(f"expected an event stream, got a 200 with content-type {kind!r}", request_id=request_id)
+
+
+def _in_stream_failure(decoder: MessageStreamDecoder, request_id: str | None, secret: str) -> AttemptFailed:
     failure = decoder.failure
     assert failure is not None
     status = STATUS_OF_ERROR_TYPE.get(failure.error_type, 400)
     error = InStreamError(
-        failure.message or failure.error_type,
+        _scrub(failure.message or failure.error_type, secret),
         status=200,
         error_type=failure.error_type,
         request_id=request_id,
     )
     # Retried like its HTTP equivalent; x-should-retry on the 200 said nothing about this error.
     return AttemptFailed(error, retryable=should_retry(status), reason=reason_for(status), headers=None)
+
+
+_TITLE: Final = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG: Final = re.compile(r"<[^>]+>")
+
+
+def _one_line(text: str) -> str:
+    """A body quoted in an exception: an HTML page by its title, anything else on one line."""
+    if (title := _TITLE.search(text)) is not None:
+        text = title.group(1)
+    elif text.lstrip().startswith("<"):
+        text = _TAG.sub(" ", text)
+    return " ".join(text.split())
 
 
 def _scrub(text: str, secret: str) -> str:

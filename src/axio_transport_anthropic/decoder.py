@@ -115,16 +115,6 @@ class MessageStreamDecoder:
         self._tool_start_input: dict[int, dict[str, Any]] = {}
         self._hosted: dict[int, dict[str, Any]] = {}
         self._hosted_json: dict[int, list[str]] = {}
-        self._handlers: dict[str, Callable[[dict[str, Any], list[StreamEvent]], None]] = {
-            "content_block_delta": self._block_delta,
-            "content_block_start": self._block_start,
-            "content_block_stop": self._block_stop,
-            "message_start": self._message_start,
-            "message_delta": self._message_delta,
-            "message_stop": self._message_stop,
-            "ping": _ignore,
-            "error": self._error,
-        }
 
     # ── feeding ─────────────────────────────────────────────────────────────────────────────
 
@@ -141,7 +131,7 @@ class MessageStreamDecoder:
         out: list[StreamEvent] = []
         if self.failure is not None:
             return out
-        handlers = self._handlers
+        handlers = _HANDLERS
         for name, data in raw:
             try:
                 payload = json.loads(data)
@@ -165,7 +155,7 @@ class MessageStreamDecoder:
                 out.append(ProviderEvent(PROVIDER, kind, payload, payload.get("index")))
                 continue
             try:
-                handler(payload, out)
+                handler(self, payload, out)
             except (AttributeError, TypeError, KeyError, ValueError) as exc:
                 # Valid JSON of the wrong shape: reported as the protocol break it is.
                 raise ProtocolError(f"event {kind!r} has an unexpected shape ({exc})") from exc
@@ -337,8 +327,22 @@ class MessageStreamDecoder:
             self._write_5m = total - self._write_1h
 
 
-def _ignore(payload: dict[str, Any], out: list[StreamEvent]) -> None:
+def _ignore(decoder: MessageStreamDecoder, payload: dict[str, Any], out: list[StreamEvent]) -> None:
     return None
+
+
+#: Shared by every decoder: bound methods stored on each instance would make a reference cycle,
+#: leaving thousands of concurrent decoders to the cyclic garbage collector.
+_HANDLERS: Final[dict[str, Callable[[MessageStreamDecoder, dict[str, Any], list[StreamEvent]], None]]] = {
+    "content_block_delta": MessageStreamDecoder._block_delta,
+    "content_block_start": MessageStreamDecoder._block_start,
+    "content_block_stop": MessageStreamDecoder._block_stop,
+    "message_start": MessageStreamDecoder._message_start,
+    "message_delta": MessageStreamDecoder._message_delta,
+    "message_stop": MessageStreamDecoder._message_stop,
+    "ping": _ignore,
+    "error": MessageStreamDecoder._error,
+}
 
 
 def _citation(index: int, raw: dict[str, Any]) -> Citation:

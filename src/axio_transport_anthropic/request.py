@@ -7,6 +7,7 @@ cacheable block of the last message, never more than the API's limit of four in 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -32,12 +33,22 @@ from axio.tool import Tool
 from .decoder import PROVIDER
 from .errors import ConfigurationError
 
-__all__ = ["MAX_CACHE_BREAKPOINTS", "MIN_THINKING_BUDGET", "RequestOptions", "build_body", "document_block"]
+__all__ = [
+    "MAX_CACHE_BREAKPOINTS",
+    "MAX_REQUEST_BYTES",
+    "MIN_THINKING_BUDGET",
+    "RequestOptions",
+    "build_body",
+    "document_block",
+    "encode_body",
+]
 
 logger = logging.getLogger(__name__)
 
 MAX_CACHE_BREAKPOINTS: Final = 4
 MIN_THINKING_BUDGET: Final = 1024
+#: The Messages API refuses larger bodies (413); uploading one only to hear that is wasted time.
+MAX_REQUEST_BYTES: Final = 32 * 1024 * 1024
 #: Stands in for an assistant turn whose blocks were all dropped: the API refuses empty content.
 _EMPTY_TURN: Final = "(no content)"
 #: Block types the API refuses ``cache_control`` on.
@@ -266,3 +277,34 @@ def _marked_blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
     for turn in body["messages"]:
         blocks.extend(turn["content"])
     return [b for b in blocks if isinstance(b, dict) and "cache_control" in b]
+
+
+def encode_body(body: dict[str, Any]) -> bytes:
+    """The body as sent, or a ``ConfigurationError`` naming what cannot go."""
+    try:
+        data = json.dumps(body, ensure_ascii=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"{_unencodable_part(body)} cannot be sent as JSON: {exc}") from exc
+    if len(data) > MAX_REQUEST_BYTES:
+        raise ConfigurationError(
+            f"the request is {len(data) / 1_000_000:.1f} MB; the Messages API takes at most 32 MB per request"
+        )
+    return data
+
+
+def _unencodable_part(body: dict[str, Any]) -> str:
+    def fails(value: Any) -> bool:
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            return True
+        return False
+
+    for tool in body.get("tools", ()):
+        if fails(tool):
+            return f"the schema of tool {tool.get('name')!r}"
+    for position, turn in enumerate(body.get("messages", ())):
+        for block in turn.get("content", ()):
+            if fails(block):
+                return f"message {position} ({block.get('type')} {block.get('id') or block.get('tool_use_id') or ''})"
+    return "the request"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
@@ -21,7 +22,7 @@ from .models import DEFAULT_MODEL
 if TYPE_CHECKING:
     from .transport import AnthropicTransport
 
-__all__ = ["dump", "load", "validate"]
+__all__ = ["dump", "load", "shown", "validate"]
 
 logger = logging.getLogger("axio_transport_anthropic")
 
@@ -46,19 +47,32 @@ _NULLABLE: Final = frozenset({"connect_timeout", "first_byte_timeout", "idle_tim
 _KNOWN: Final = frozenset({"name", "api_key", "base_url", "model", "models", "cache_ttl", *_NUMBERS, *_FLAGS})
 
 
+#: What an Anthropic key looks like: a settings form is where one gets pasted into the wrong box.
+_KEYLIKE: Final = re.compile(r"sk-[A-Za-z0-9_-]{8,}")
+
+
+def shown(value: Any) -> str:
+    """A user's value as quoted in a message, with anything key-like hidden."""
+    text = repr(value)
+    return _KEYLIKE.sub("sk-[redacted]", text)
+
+
 def validate(t: AnthropicTransport) -> None:
     """Raise ``ConfigurationError`` naming the first setting that cannot work."""
     scheme = urlsplit(t.base_url).scheme
     if scheme not in ("http", "https") or not urlsplit(t.base_url).hostname:
-        raise ConfigurationError(f"base_url must be an http(s) URL, got {t.base_url!r}")
+        raise ConfigurationError(f"base_url must be an http(s) URL, got {shown(t.base_url)}")
     if not isinstance(t.model, ModelSpec):
         raise ConfigurationError(f"model must be an axio.models.ModelSpec, got {type(t.model).__name__}")
     if not isinstance(t.prompt_caching, bool):
-        raise ConfigurationError(f"prompt_caching must be True or False, got {t.prompt_caching!r}")
+        raise ConfigurationError(f"prompt_caching must be True or False, got {shown(t.prompt_caching)}")
+    for name in ("max_retries", "retry_base_delay", "retry_max_delay"):
+        if getattr(t, name) is None:
+            raise ConfigurationError(f"{name} must be a number, got None")
     for name in ("top_k", "thinking_budget", "max_tokens", "max_retries"):
         value = getattr(t, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ConfigurationError(f"{name} must be a whole number, got {value!r}")
+            raise ConfigurationError(f"{name} must be a whole number, got {shown(value)}")
     _range("temperature", t.temperature, 0.0, 1.0)
     _range("top_p", t.top_p, 0.0, 1.0)
     _range("top_k", t.top_k, 1, None)
@@ -71,19 +85,19 @@ def validate(t: AnthropicTransport) -> None:
         value = getattr(t, name)
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if value is not None and not (number and value > 0 and math.isfinite(value)):
-            raise ConfigurationError(f"{name} must be a positive number of seconds or None, got {value!r}")
+            raise ConfigurationError(f"{name} must be a positive number of seconds or None, got {shown(value)}")
     if t.cache_ttl not in ("5m", "1h"):
-        raise ConfigurationError(f"cache_ttl must be '5m' or '1h', got {t.cache_ttl!r}")
+        raise ConfigurationError(f"cache_ttl must be '5m' or '1h', got {shown(t.cache_ttl)}")
 
 
 def _range(name: str, value: float | None, low: float, high: float | None) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigurationError(f"{name} must be a number, got {value!r}")
+        raise ConfigurationError(f"{name} must be a number, got {shown(value)}")
     if value < low or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise ConfigurationError(f"{name} must be {bounds}, got {value!r}")
+        raise ConfigurationError(f"{name} must be {bounds}, got {shown(value)}")
 
 
 def dump(t: AnthropicTransport, *, redact: bool) -> dict[str, Any]:
@@ -120,18 +134,18 @@ def load(data: dict[str, Any], catalogue: ModelRegistry) -> dict[str, Any]:
         data = {}
     kwargs: dict[str, Any] = {}
     for unknown in sorted(set(data) - _KNOWN, key=str):
-        logger.warning("Ignoring unknown saved setting %r", unknown)
+        logger.warning("Ignoring unknown saved setting %s", shown(unknown))
     name = data.get("name")
     if isinstance(name, str) and name:
         kwargs["name"] = name
     elif name is not None:
-        logger.warning("Ignoring saved name %r: not a string", name)
+        logger.warning("Ignoring saved name %s: not a string", shown(name))
     kwargs["api_key"] = _api_key(data.get("api_key"))
     url = data.get("base_url")
     if isinstance(url, str) and url.startswith(("http://", "https://")):
         kwargs["base_url"] = url
     elif url:
-        logger.warning("Ignoring saved base_url %r: not an http(s) URL", url)
+        logger.warning("Ignoring saved base_url %s: not an http(s) URL", shown(url))
     for field_name, convert in _NUMBERS.items():
         if field_name in _NULLABLE and field_name in data and data[field_name] is None:
             kwargs[field_name] = None
@@ -141,19 +155,19 @@ def load(data: dict[str, Any], catalogue: ModelRegistry) -> dict[str, Any]:
         if isinstance(value := data.get(flag), bool):
             kwargs[flag] = value
         elif value is not None:
-            logger.warning("Ignoring saved %s %r: not true or false", flag, value)
+            logger.warning("Ignoring saved %s %s: not true or false", flag, shown(value))
     ttl = data.get("cache_ttl")
     if ttl in ("5m", "1h"):
         kwargs["cache_ttl"] = ttl
     elif ttl is not None:
-        logger.warning("Ignoring saved cache_ttl %r: not '5m' or '1h'", ttl)
+        logger.warning("Ignoring saved cache_ttl %s: not '5m' or '1h'", shown(ttl))
     models = _models(data.get("models"), catalogue)
     kwargs["models"] = models
     saved_model = data.get("model")
     if isinstance(saved_model, str) and saved_model in models:
         kwargs["model"] = models[saved_model]
     elif saved_model is not None:
-        logger.warning("Ignoring saved model %r: not in the model registry", saved_model)
+        logger.warning("Ignoring saved model %s: not in the model registry", shown(saved_model))
     if "model" not in kwargs and (default := next(iter(models.values()), None)) is not None:
         kwargs["model"] = models.get(DEFAULT_MODEL) or default
     _drop_invalid(kwargs)
@@ -180,10 +194,10 @@ def _number(data: dict[str, Any], key: str, convert: Callable[[Any], Any]) -> An
             raise TypeError
         value = convert(found)
     except (TypeError, ValueError, OverflowError):
-        logger.warning("Ignoring saved %s %r: not a number", key, found)
+        logger.warning("Ignoring saved %s %s: not a number", key, shown(found))
         return None
     if isinstance(value, float) and not math.isfinite(value):
-        logger.warning("Ignoring saved %s %r: not finite", key, found)
+        logger.warning("Ignoring saved %s %s: not finite", key, shown(found))
         return None
     return value
 
@@ -195,8 +209,8 @@ def _models(saved: Any, catalogue: ModelRegistry) -> ModelRegistry:
     for entry in saved if isinstance(saved, list) else []:
         try:
             specs.append(_spec(entry))
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            logger.warning("Ignoring a saved model entry that does not read (%s): %r", exc, entry)
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
+            logger.warning("Ignoring a saved model entry that does not read (%s): %s", exc, shown(entry))
     if not specs:
         if saved:
             logger.warning("No saved model entry was readable; using the bundled catalogue")
@@ -207,7 +221,7 @@ def _models(saved: Any, catalogue: ModelRegistry) -> ModelRegistry:
 def _spec(entry: Any) -> ModelSpec:
     model_id = entry["id"]
     if not isinstance(model_id, str) or not model_id or model_id != model_id.strip():
-        raise ValueError(f"model id {model_id!r} is not a bare non-empty string")
+        raise ValueError(f"model id {shown(model_id)} is not a bare non-empty string")
     caps = frozenset(Capability(c) for c in entry.get("capabilities", []) if c in Capability.__members__)
     spec = ModelSpec(
         id=model_id,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import random
@@ -26,7 +25,7 @@ from .attempt import AttemptFailed, AttemptState, Timeouts, read_attempt
 from .decoder import MessageStreamDecoder
 from .errors import APITimeoutError, ConfigurationError
 from .models import ANTHROPIC_MODELS, DEFAULT_MODEL
-from .request import RequestOptions, build_body
+from .request import RequestOptions, build_body, encode_body
 from .retry import retry_delay
 from .telemetry import AttemptReport, Outcome, RequestInfo, ResponseReport, TelemetryConfig
 from .telemetry.lifecycle import CompositeObserver
@@ -179,7 +178,7 @@ class AnthropicTransport(CompletionTransport):
         )
 
     async def _stream(self, messages: list[Message], tools: list[Tool[Any]], system: str) -> AsyncIterator[StreamEvent]:
-        body = json.dumps(self.build_payload(messages, tools, system), ensure_ascii=False).encode()
+        body = encode_body(self.build_payload(messages, tools, system))
         headers = self._headers()
         url = f"{self.base_url.rstrip('/')}/messages"
         loop = asyncio.get_running_loop()
@@ -274,6 +273,8 @@ class AnthropicTransport(CompletionTransport):
         )
         if asked and delay > _LONGEST_SERVER_WAIT:
             logger.debug("Not retrying: the server asked to wait %.0fs. %s", delay, context)
+            error.message += f" (the server asked to retry in {delay:.0f}s, longer than the {_LONGEST_SERVER_WAIT:.0f}s"
+            error.message += " this transport waits)"
             return None
         if deadline is not None and now + delay >= deadline:
             logger.debug("Not retrying: waiting %.2fs would pass the deadline. %s", delay, context)

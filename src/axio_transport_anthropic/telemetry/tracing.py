@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from contextvars import Token
 from dataclasses import dataclass, field
@@ -59,6 +60,20 @@ class _Part:
     pieces: list[str] = field(default_factory=list)
 
 
+#: The context each attached request span covered. A caller that leaves a stream with ``break``
+#: and no ``aclose()`` keeps the ended span current in its task (the generator is finalised
+#: elsewhere, where the context cannot be restored); the next request parents on what lay beneath.
+_UNDERNEATH: weakref.WeakKeyDictionary[Span, Context] = weakref.WeakKeyDictionary()
+
+
+def _parent() -> Context | None:
+    context: Context | None = None
+    span = trace.get_current_span()
+    while (beneath := _UNDERNEATH.get(span)) is not None and not span.is_recording():
+        context, span = beneath, trace.get_current_span(beneath)
+    return context
+
+
 class RequestTrace:
     """The spans of one ``stream()`` call: a ``RequestObserver``."""
 
@@ -80,7 +95,7 @@ class RequestTrace:
             if value is not None:
                 attributes[f"gen_ai.request.{name}"] = value
         self._span = self._tracer.start_span(
-            f"{info.operation} {info.model.id}", kind=SpanKind.CLIENT, attributes=attributes
+            f"{info.operation} {info.model.id}", kind=SpanKind.CLIENT, attributes=attributes, context=_parent()
         )
         self._recording = self._span.is_recording()
         self._started = time.monotonic()
@@ -100,6 +115,7 @@ class RequestTrace:
                 logger.warning("Could not record the request content on the span", exc_info=True)
 
     def attach(self) -> None:
+        _UNDERNEATH[self._span] = otel_context.get_current()
         self._token = otel_context.attach(trace.set_span_in_context(self._span))
         self._task = _current_task()
 
@@ -109,6 +125,7 @@ class RequestTrace:
         # never held the token: resetting there raises, and that context needs no restoring.
         if token is not None and _current_task() is self._task:
             otel_context.detach(token)
+            _UNDERNEATH.pop(self._span, None)
 
     def attempt_started(self, attempt: int, headers: dict[str, str]) -> None:
         self._end_attempt(OTHER, "the transport started another attempt before ending this one")
