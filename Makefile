@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest install clean bench verify dashboard-images
+.PHONY: demo test lint typecheck pytest install clean bench verify dashboard-images load-test
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 found (tried python3.13, python3.12, ~/.pyenv/versions/3.1[23]*)"; exit 1; }
@@ -37,6 +37,10 @@ test: lint typecheck pytest
 # Real Prometheus + simulator + several load processes: every panel query and alert rule (~2 min).
 verify: $(STAMP)
 	AXIO_VERIFY=1 $(BIN)/pytest -q tests/test_verification.py
+
+# 1,000 concurrent streams against a simulator process, with and without 10 % faults (~40 s).
+load-test: $(STAMP)
+	$(BIN)/pytest -q tests/load
 
 # Renders docs/img/*.png from the last verification run's series.
 dashboard-images: $(STAMP)
