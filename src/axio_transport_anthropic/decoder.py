@@ -143,11 +143,25 @@ class MessageStreamDecoder:
             if kind == "content_block_delta":
                 # The hot path: nearly every event of a long answer is a text delta.
                 delta = payload.get("delta")
-                if type(delta) is dict and delta.get("type") == "text_delta":
-                    text = delta.get("text")
-                    if type(text) is str and text:
-                        out.append(TextDelta(payload.get("index", 0), text))
-                        continue
+                if type(delta) is dict:
+                    kind_of_delta = delta.get("type")
+                    if kind_of_delta == "text_delta":
+                        text = delta.get("text")
+                        if type(text) is str and text:
+                            out.append(TextDelta(payload.get("index", 0), text))
+                            continue
+                    elif kind_of_delta == "input_json_delta" and not self._tool_start_input:
+                        # The other hot path: a tool call's arguments, one fragment an event.
+                        index = payload.get("index", 0)
+                        part = delta.get("partial_json")
+                        if (
+                            type(part) is str
+                            and type(index) is int
+                            and (tool_id := self._tool_ids.get(index)) is not None
+                        ):
+                            if part:
+                                out.append(ToolInputDelta(index, tool_id, part))
+                            continue
             if type(kind) is not str:
                 raise ProtocolError(f"event {name!r} has a non-string type {kind!r}")
             handler = handlers.get(kind)
