@@ -19,6 +19,7 @@ from axio.events import StreamEvent
 
 from .decoder import MessageStreamDecoder
 from .errors import AnthropicError, APIConnectionError, APIStatusError, APITimeoutError, InStreamError, ProtocolError
+from .redaction import without_secret
 from .retry import STATUS_OF_ERROR_TYPE, RetryReason, reason_for, should_retry
 
 __all__ = ["AttemptFailed", "AttemptState", "Timeouts", "read_attempt"]
@@ -119,7 +120,7 @@ async def read_attempt(
             response.release()
     except ProtocolError as exc:
         # Not the network's fault: the same answer would come again, so it is not retried.
-        exc.message, exc.request_id, exc.status = _scrub(exc.message, secret), request_id, 200
+        exc.message, exc.request_id, exc.status = without_secret(exc.message, secret), request_id, 200
         raise AttemptFailed(exc, retryable=False) from exc
     except TimeoutError as exc:
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
@@ -134,7 +135,7 @@ async def read_attempt(
             reason="timeout",
         ) from exc
     except (aiohttp.ClientError, OSError) as exc:
-        message = _scrub(f"{type(exc).__name__}: {exc}", secret)
+        message = without_secret(f"{type(exc).__name__}: {exc}", secret)
         raise AttemptFailed(
             APIConnectionError(message, request_id=request_id), retryable=True, reason="connection_error"
         ) from exc
@@ -155,7 +156,7 @@ async def _status_failure(response: aiohttp.ClientResponse, secret: str) -> Atte
     if not message:
         message = response.reason or "no error body"
     error = APIStatusError(
-        _scrub(message, secret),
+        without_secret(message, secret),
         status=response.status,
         error_type=error_type,
         request_id=response.headers.get("request-id") or body_request_id,
@@ -198,7 +199,7 @@ def _in_stream_failure(decoder: MessageStreamDecoder, request_id: str | None, se
     assert failure is not None
     status = STATUS_OF_ERROR_TYPE.get(failure.error_type, 400)
     error = InStreamError(
-        _scrub(failure.message or failure.error_type, secret),
+        without_secret(failure.message or failure.error_type, secret),
         status=200,
         error_type=failure.error_type,
         request_id=request_id,
@@ -218,7 +219,3 @@ def _one_line(text: str) -> str:
     elif text.lstrip().startswith("<"):
         text = _TAG.sub(" ", text)
     return " ".join(text.split())
-
-
-def _scrub(text: str, secret: str) -> str:
-    return text.replace(secret, "[redacted]") if secret and secret in text else text

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
@@ -18,6 +17,7 @@ from axio.models import Capability, ModelRegistry, ModelSpec
 
 from .errors import ConfigurationError
 from .models import DEFAULT_MODEL
+from .redaction import mask_keys
 
 if TYPE_CHECKING:
     from .transport import AnthropicTransport
@@ -47,14 +47,10 @@ _NULLABLE: Final = frozenset({"connect_timeout", "first_byte_timeout", "idle_tim
 _KNOWN: Final = frozenset({"name", "api_key", "base_url", "model", "models", "cache_ttl", *_NUMBERS, *_FLAGS})
 
 
-#: What an Anthropic key looks like: a settings form is where one gets pasted into the wrong box.
-_KEYLIKE: Final = re.compile(r"sk-[A-Za-z0-9_-]{8,}")
-
-
 def shown(value: Any) -> str:
-    """A user's value as quoted in a message, with anything key-like hidden."""
-    text = repr(value)
-    return _KEYLIKE.sub("sk-[redacted]", text)
+    """A user's value as quoted in a message, with anything key-like hidden: a settings form is
+    where a key gets pasted into the wrong box."""
+    return mask_keys(repr(value))
 
 
 def validate(t: AnthropicTransport) -> None:

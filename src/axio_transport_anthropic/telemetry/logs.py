@@ -34,6 +34,7 @@ from opentelemetry.trace import SpanContext
 
 from ..errors import AnthropicError
 from ..models import cost_usd
+from ..redaction import mask_keys
 from .lifecycle import AttemptReport, Outcome, RequestInfo, RequestObserver, ResponseReport
 
 if TYPE_CHECKING:
@@ -70,14 +71,13 @@ _METHODS: Final = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING
 
 _stdlib = logging.getLogger(LOGGER_NAME)
 
-# Anthropic keys look like sk-ant-...; errors are scrubbed at the source already, this is a second net.
-_KEY: Final = re.compile(r"sk-[A-Za-z0-9][A-Za-z0-9_\-]{5,}")
 _BARE: Final = re.compile(r"[^\s=\"']+")
 
 
 def scrub(text: str) -> str:
-    """``text`` with anything shaped like an API key masked."""
-    return _KEY.sub("sk-***", text) if "sk-" in text else text
+    """``text`` with anything shaped like an API key masked (errors are scrubbed at the source
+    already; this is a second net)."""
+    return mask_keys(text)
 
 
 def _safe_url(url: str) -> str:
