@@ -196,7 +196,9 @@ class AnthropicTransport(CompletionTransport):
                 committed = False
                 while True:
                     attempt += 1
-                    decoder = MessageStreamDecoder()
+                    if attempt > 1:
+                        # Each attempt reads a new response; the first uses the one made above.
+                        decoder = MessageStreamDecoder()
                     state = AttemptState()
                     held: list[StreamEvent] = []
                     sent = dict(headers)
