@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Final, Literal
 
-__all__ = ["RetryReason", "backoff", "reason_for", "retry_delay", "server_delay", "should_retry"]
+__all__ = ["RetryReason", "backoff", "header_number", "reason_for", "retry_delay", "server_delay", "should_retry"]
 
 RetryReason = Literal["rate_limited", "overloaded", "server_error", "timeout", "connection_error", "conflict"]
 
@@ -71,7 +71,7 @@ def server_delay(headers: Mapping[str, str] | None, *, now: datetime | None = No
     """
     if not headers:
         return None
-    if (ms := _number(_header(headers, "retry-after-ms"))) is not None:
+    if (ms := header_number(headers, "retry-after-ms")) is not None:
         return ms / 1000
     raw = _header(headers, "retry-after")
     if raw is None:
@@ -112,6 +112,11 @@ def retry_delay(
     if asked is not None:
         return asked, True
     return backoff(attempt, base=base, cap=cap, rng=rng), False
+
+
+def header_number(headers: Mapping[str, str], name: str) -> float | None:
+    """A header holding a finite, non-negative number (a wait, a limit, a count), or ``None``."""
+    return _number(_header(headers, name))
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

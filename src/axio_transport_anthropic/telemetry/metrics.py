@@ -7,7 +7,7 @@ measured from the lifecycle callbacks alone, so the numbers do not depend on tra
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Final
 
@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY, values
 
 from ..decoder import STOP_REASONS, TokenCounts
 from ..models import cost_usd
+from ..retry import header_number
 from .instruments import ModelSeries, OtelInstruments, prom_instruments
 from .labels import OTHER, Vocabulary, attempt_status, error_type
 from .lifecycle import AttemptReport, Outcome, RequestInfo, ResponseReport
@@ -60,17 +61,6 @@ def _exemplar() -> dict[str, str] | None:
     if not context.is_valid or not context.trace_flags.sampled:
         return None
     return {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
-
-
-def _header(headers: Mapping[str, str], name: str) -> float | None:
-    raw = headers.get(name)
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    return value if 0 <= value < float("inf") else None
 
 
 class Metrics:
@@ -134,9 +124,9 @@ class _Observer:
         headers = report.headers
         if headers:
             for limit_name, remaining_name, resource in _RATELIMIT_HEADERS:
-                if (limit := _header(headers, limit_name)) is not None:
+                if (limit := header_number(headers, limit_name)) is not None:
                     series.ratelimit_limit(resource).set(limit)
-                if (remaining := _header(headers, remaining_name)) is not None:
+                if (remaining := header_number(headers, remaining_name)) is not None:
                     series.ratelimit_remaining(resource).set(remaining)
 
     def backoff(self, attempt: int, reason: str, delay: float, server_requested: bool) -> None:
