@@ -8,36 +8,19 @@ to, and so the transport can report partial usage when a stream breaks.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-from axio.events import (
-    BlockEnd,
-    Citation,
-    IterationEnd,
-    IterationStart,
-    ProviderEvent,
-    ProviderOutput,
-    ReasoningDelta,
-    ReasoningSignature,
-    Refusal,
-    StreamEvent,
-    TextDelta,
-    ToolInputDelta,
-    ToolUseStart,
-)
-from axio.types import StopReason, Usage, stop_reason_from
+from axio.events import IterationEnd, IterationStart, ProviderEvent, Refusal, StreamEvent, TextDelta, ToolInputDelta
+from axio.types import StopReason, stop_reason_from
 
+from .blocks import PROVIDER, ContentBlockReader
 from .errors import ProtocolError
 from .sse import ServerSentEvent, SSEDecoder
+from .usage import NO_TOKENS, TokenCounts, fold_usage
 
 __all__ = ["PROVIDER", "MessageStreamDecoder", "StreamFailure", "TokenCounts"]
-
-logger = logging.getLogger(__name__)
-
-PROVIDER: Final = "anthropic"
 
 STOP_REASONS: Final[dict[str, StopReason]] = {
     "end_turn": StopReason.end_turn,
@@ -49,17 +32,6 @@ STOP_REASONS: Final[dict[str, StopReason]] = {
     "model_context_window_exceeded": StopReason.context_window_exceeded,
 }
 
-_UNITS: Final[dict[str, Literal["char", "byte", "page", "block", "unknown"]]] = {
-    "char_location": "char",
-    "page_location": "page",
-    "content_block_location": "block",
-    "search_result_location": "block",
-    "web_search_result_location": "char",
-}
-
-#: Blocks this side reads itself; every other block type is one the API ran (server tools, MCP).
-_OWN_BLOCKS: Final = frozenset({"text", "thinking", "redacted_thinking", "tool_use"})
-
 
 @dataclass(frozen=True, slots=True)
 class StreamFailure:
@@ -69,52 +41,18 @@ class StreamFailure:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class TokenCounts:
-    """The usage as Anthropic reports it, slices disjoint (``uncached_input`` excludes the cache)."""
-
-    uncached_input: int = 0
-    output: int = 0
-    cache_read: int = 0
-    cache_write_5m: int = 0
-    cache_write_1h: int = 0
-    thinking: int = 0
-
-    @property
-    def cache_write(self) -> int:
-        return self.cache_write_5m + self.cache_write_1h
-
-    def to_usage(self) -> Usage:
-        """As axio counts it: ``input_tokens`` is the grand total, cache slices inside it."""
-        return Usage.reported(
-            self.uncached_input + self.cache_read + self.cache_write,
-            self.output,
-            cache_read_tokens=self.cache_read,
-            cache_write_tokens=self.cache_write,
-            reasoning_tokens=self.thinking,
-        )
-
-
-def _int(value: Any) -> int | None:
-    return value if type(value) is int else None
-
-
-class MessageStreamDecoder:
+class MessageStreamDecoder(ContentBlockReader):
     """Decoder of one Messages API SSE response."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._sse = SSEDecoder()
         self.message_id: str | None = None
         self.model: str | None = None
         self.stop_reason: str | None = None
         self.failure: StreamFailure | None = None
         self.stopped = False
-        self._input = self._output = self._cache_read = self._thinking = 0
-        self._write_5m = self._write_1h = 0
-        self._tool_ids: dict[int, str] = {}
-        self._tool_start_input: dict[int, dict[str, Any]] = {}
-        self._hosted: dict[int, dict[str, Any]] = {}
-        self._hosted_json: dict[int, list[str]] = {}
+        self._counts = NO_TOKENS
 
     # ── feeding ─────────────────────────────────────────────────────────────────────────────
 
@@ -181,14 +119,7 @@ class MessageStreamDecoder:
 
     @property
     def counts(self) -> TokenCounts:
-        return TokenCounts(
-            uncached_input=self._input,
-            output=self._output,
-            cache_read=self._cache_read,
-            cache_write_5m=self._write_5m,
-            cache_write_1h=self._write_1h,
-            thinking=self._thinking,
-        )
+        return self._counts
 
     @property
     def started(self) -> bool:
@@ -202,90 +133,14 @@ class MessageStreamDecoder:
         raw = "" if stop.value == self.stop_reason else self.stop_reason
         return IterationEnd(iteration=0, stop_reason=stop, usage=self.counts.to_usage(), raw=raw)
 
-    # ── handlers ────────────────────────────────────────────────────────────────────────────
+    # ── handlers (the content_block_* ones are ContentBlockReader's) ────────────────────────
 
     def _message_start(self, payload: dict[str, Any], out: list[StreamEvent]) -> None:
         message = payload.get("message") or {}
         self.message_id = message.get("id") or None
         self.model = message.get("model") or None
-        self._usage(message.get("usage"))
+        self._counts = fold_usage(self._counts, message.get("usage"))
         out.append(IterationStart(iteration=0, id=self.message_id, model=self.model))
-
-    def _block_start(self, payload: dict[str, Any], out: list[StreamEvent]) -> None:
-        index = payload.get("index", 0)
-        block = payload.get("content_block") or {}
-        match block.get("type"):
-            case "text":
-                if text := block.get("text"):
-                    out.append(TextDelta(index, text))
-            case "thinking":
-                if text := block.get("thinking"):
-                    out.append(ReasoningDelta(index, text))
-                if signature := block.get("signature"):
-                    out.append(ReasoningSignature(index, signature, provider=PROVIDER))
-            case "redacted_thinking":
-                out.append(ReasoningSignature(index, block.get("data", ""), redacted=True, provider=PROVIDER))
-            case "tool_use":
-                self._tool_ids[index] = tool_id = block.get("id", "")
-                if start := block.get("input"):
-                    self._tool_start_input[index] = start
-                out.append(ToolUseStart(index, tool_id, block.get("name", "")))
-            case kind:
-                self._hosted[index] = block
-                out.append(ProviderEvent(PROVIDER, kind or "content_block_start", block, index))
-
-    def _block_delta(self, payload: dict[str, Any], out: list[StreamEvent]) -> None:
-        index = payload.get("index", 0)
-        delta = payload.get("delta") or {}
-        match delta.get("type"):
-            case "text_delta":
-                if text := delta.get("text"):
-                    out.append(TextDelta(index, text))
-            case "thinking_delta":
-                if text := delta.get("thinking"):
-                    out.append(ReasoningDelta(index, text))
-            case "signature_delta":
-                out.append(ReasoningSignature(index, delta.get("signature", ""), provider=PROVIDER))
-            case "input_json_delta":
-                part = delta.get("partial_json", "")
-                if index in self._hosted:
-                    self._hosted_json.setdefault(index, []).append(part)
-                elif part:
-                    self._tool_start_input.pop(index, None)
-                    out.append(ToolInputDelta(index, self._tool_ids.get(index, ""), part))
-            case "citations_delta":
-                out.append(_citation(index, delta.get("citation") or {}))
-            case _:
-                out.append(ProviderEvent(PROVIDER, "content_block_delta", payload, index))
-
-    def _block_stop(self, payload: dict[str, Any], out: list[StreamEvent]) -> None:
-        index = payload.get("index", 0)
-        if (start := self._tool_start_input.pop(index, None)) is not None:
-            # The call arrived whole in its opening block (no deltas): pass its input on as one.
-            out.append(ToolInputDelta(index, self._tool_ids.get(index, ""), json.dumps(start)))
-        if (hosted := self._hosted.pop(index, None)) is not None:
-            item = self._hosted_item(index, hosted)
-            if item is not None:
-                item_id = item.get("id")
-                out.append(
-                    ProviderOutput(PROVIDER, item.get("type", ""), item, index, item_id if type(item_id) is str else "")
-                )
-        out.append(BlockEnd(index))
-
-    def _hosted_item(self, index: int, start: dict[str, Any]) -> dict[str, Any] | None:
-        """A block the API ran itself, whole, as it must go back on the next request."""
-        item = dict(start)
-        parts = self._hosted_json.pop(index, None)
-        if parts is None:
-            return item
-        raw = "".join(parts)
-        try:
-            item["input"] = json.loads(raw) if raw else {}
-        except ValueError:
-            # Truncated arguments: replaying a call the model never finished is refused.
-            logger.warning("Dropping a %s block whose input did not parse (%d chars)", item.get("type"), len(raw))
-            return None
-        return item
 
     def _message_delta(self, payload: dict[str, Any], out: list[StreamEvent]) -> None:
         delta = payload.get("delta") or {}
@@ -294,7 +149,7 @@ class MessageStreamDecoder:
             raise ProtocolError(f"stop_reason {reason!r} is not a string")
         if reason:
             self.stop_reason = reason
-        self._usage(payload.get("usage"))
+        self._counts = fold_usage(self._counts, payload.get("usage"))
         if reason == "refusal":
             details = delta.get("stop_details") or {}
             out.append(
@@ -313,32 +168,6 @@ class MessageStreamDecoder:
     def _error(self, payload: dict[str, Any], out: list[StreamEvent]) -> None:
         error = payload.get("error") or {}
         self.failure = StreamFailure(str(error.get("type") or "unknown"), str(error.get("message") or ""))
-
-    def _usage(self, usage: Any) -> None:
-        """Fold in a usage object. Counts are cumulative, so a later report replaces an earlier one;
-        input-side counts only grow (server tools can add input mid-turn, a proxy may send 0)."""
-        if not isinstance(usage, dict):
-            return
-        if (value := _int(usage.get("output_tokens"))) is not None:
-            self._output = value
-        if (value := _int(usage.get("input_tokens"))) is not None:
-            self._input = max(self._input, value)
-        if (value := _int(usage.get("cache_read_input_tokens"))) is not None:
-            self._cache_read = max(self._cache_read, value)
-        details = usage.get("output_tokens_details")
-        if isinstance(details, dict) and (value := _int(details.get("thinking_tokens"))) is not None:
-            self._thinking = value
-        split = usage.get("cache_creation")
-        total = _int(usage.get("cache_creation_input_tokens"))
-        if isinstance(split, dict):
-            five = _int(split.get("ephemeral_5m_input_tokens")) or 0
-            hour = _int(split.get("ephemeral_1h_input_tokens")) or 0
-            if total is not None and total > five + hour:
-                five = total - hour
-            if five + hour >= self._write_5m + self._write_1h:
-                self._write_5m, self._write_1h = five, hour
-        elif total is not None and total > self._write_5m + self._write_1h:
-            self._write_5m = total - self._write_1h
 
 
 _raw_decode = json.JSONDecoder().raw_decode
@@ -373,18 +202,3 @@ _HANDLERS: Final[dict[str, Callable[[MessageStreamDecoder, dict[str, Any], list[
     "ping": _ignore,
     "error": MessageStreamDecoder._error,
 }
-
-
-def _citation(index: int, raw: dict[str, Any]) -> Citation:
-    source = raw.get("document_index")
-    return Citation(
-        index=index,
-        cited_text=raw.get("cited_text") or "",
-        title=raw.get("title") or raw.get("document_title"),
-        url=raw.get("url"),
-        source_id=str(source) if source is not None else None,
-        start=raw.get("start_char_index", raw.get("start_page_number", raw.get("start_block_index"))),
-        end=raw.get("end_char_index", raw.get("end_page_number", raw.get("end_block_index"))),
-        unit=_UNITS.get(raw.get("type", ""), "unknown"),
-        raw=raw,
-    )

@@ -10,9 +10,8 @@ import asyncio
 import json
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextvars import Token
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
@@ -25,6 +24,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
+from .content import OutputPart, input_content, output_messages
 from .labels import OTHER, error_type
 from .lifecycle import AttemptReport, Outcome, RequestInfo, ResponseReport, logger
 
@@ -37,8 +37,6 @@ SCOPE: Final = "axio_transport_anthropic"
 CANCELLED: Final = "cancelled"
 #: Only ``traceparent``/``tracestate``: baggage may hold the host's data and must not reach a third party.
 _PROPAGATOR: Final = TraceContextTextMapPropagator()
-#: Keys of request blocks that are opaque to a reader and only make the attribute longer.
-_OPAQUE_KEYS: Final = frozenset({"cache_control", "signature"})
 
 
 class Tracing:
@@ -50,14 +48,6 @@ class Tracing:
 
     def start(self, info: RequestInfo) -> RequestTrace:
         return RequestTrace(self, info)
-
-
-@dataclass(slots=True)
-class _Part:
-    kind: str
-    call_id: str = ""
-    name: str = ""
-    pieces: list[str] = field(default_factory=list)
 
 
 #: The context each attached request span covered. A caller that leaves a stream with ``break``
@@ -105,11 +95,11 @@ class RequestTrace:
         self._task: asyncio.Task[Any] | None = None
         self._ended = False
         capture = self._recording and self._config.capture_content
-        self._output: dict[int, _Part] | None = {} if capture else None
+        self._output: dict[int, OutputPart] | None = {} if capture else None
         self._output_chars = 0
         if capture and info.content is not None:
             try:
-                for key, content in _input_content(info.content()).items():
+                for key, content in input_content(info.content()).items():
                     self._span.set_attribute(key, self._dump(content))
             except Exception:  # unlike the hooks, start() is not guarded: never fail a request over this
                 logger.warning("Could not record the request content on the span", exc_info=True)
@@ -197,11 +187,11 @@ class RequestTrace:
             elif isinstance(event, ToolInputDelta):
                 kind, piece = "tool_call", event.partial_json
             elif isinstance(event, ToolUseStart):
-                output[event.index] = _Part("tool_call", event.tool_use_id, event.name)
+                output[event.index] = OutputPart("tool_call", event.tool_use_id, event.name)
                 continue
             else:
                 continue
-            output.setdefault(event.index, _Part(kind)).pieces.append(piece)
+            output.setdefault(event.index, OutputPart(kind)).pieces.append(piece)
             self._output_chars += len(piece)
 
     def finished(self, outcome: Outcome, response: ResponseReport, error: BaseException | None) -> None:
@@ -222,7 +212,8 @@ class RequestTrace:
             if outcome == "error" and error is not None:
                 span.record_exception(error)
             if self._output:
-                span.set_attribute("gen_ai.output.messages", self._dump(self._output_messages(response, outcome)))
+                messages = output_messages(self._output, response.stop_reason or outcome)
+                span.set_attribute("gen_ai.output.messages", self._dump(messages))
         span.end()
 
     def _response_attributes(self, response: ResponseReport) -> dict[str, AttributeValue]:
@@ -240,20 +231,6 @@ class RequestTrace:
             found["gen_ai.usage.cache_creation.input_tokens"] = counts.cache_write
             found["gen_ai.usage.reasoning.output_tokens"] = counts.thinking or None
         return {key: value for key, value in found.items() if value is not None}
-
-    def _output_messages(self, response: ResponseReport, outcome: Outcome) -> list[dict[str, Any]]:
-        parts: list[dict[str, Any]] = []
-        for _, part in sorted((self._output or {}).items()):
-            text = "".join(part.pieces)
-            if part.kind != "tool_call":
-                parts.append({"type": part.kind, "content": text})
-                continue
-            try:
-                arguments: Any = json.loads(text) if text else {}
-            except ValueError:
-                arguments = text  # cut short: what arrived is still worth seeing
-            parts.append({"type": "tool_call", "id": part.call_id, "name": part.name, "arguments": arguments})
-        return [{"role": "assistant", "parts": parts, "finish_reason": response.stop_reason or outcome}]
 
     def _dump(self, value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, default=str)[: self._config.content_max_chars]
@@ -277,61 +254,3 @@ def _safe_url(url: str) -> str:
     if parts.username is None and parts.password is None:
         return url
     return urlunsplit(parts._replace(netloc="REDACTED:REDACTED@" + parts.netloc.rpartition("@")[2]))
-
-
-# ── the request body in the GenAI message schema ──────────────────────────────────────────
-
-
-def _input_content(body: Mapping[str, Any]) -> dict[str, Any]:
-    messages = [{"role": m.get("role"), "parts": _parts(m.get("content"))} for m in body.get("messages") or ()]
-    content: dict[str, Any] = {"gen_ai.input.messages": messages}
-    if system := body.get("system"):
-        content["gen_ai.system_instructions"] = _parts(system)
-    if tools := body.get("tools"):
-        content["gen_ai.tool.definitions"] = [_tool(tool) for tool in tools if isinstance(tool, Mapping)]
-    return content
-
-
-def _parts(content: Any) -> list[Any]:
-    if isinstance(content, str):
-        return [{"type": "text", "content": content}]
-    return [_part(block) for block in content or () if isinstance(block, Mapping)]
-
-
-def _part(block: Mapping[str, Any]) -> Any:
-    match block:
-        case {"type": "text", "text": text}:
-            return {"type": "text", "content": text}
-        case {"type": "thinking", "thinking": text}:
-            return {"type": "reasoning", "content": text}
-        case {"type": "redacted_thinking"}:
-            return {"type": "reasoning", "content": "[redacted]"}
-        case {"type": "tool_use", "id": call_id, "name": name, "input": arguments}:
-            return {"type": "tool_call", "id": call_id, "name": name, "arguments": arguments}
-        case {"type": "tool_result", "tool_use_id": call_id}:
-            return {"type": "tool_call_response", "id": call_id, "response": _parts(block.get("content"))}
-        case {"type": kind, "source": {"type": "base64", "media_type": mime, "data": data}}:
-            return {"type": "blob", "modality": kind, "mime_type": mime, "content": _omitted(data)}
-    return _scrub(block)
-
-
-def _scrub(value: Any) -> Any:
-    """Any other block as sent, without base64 payloads or opaque keys, however deep."""
-    if isinstance(value, Mapping):
-        if value.get("type") == "base64" and "data" in value:
-            return {**value, "data": _omitted(value["data"])}
-        return {key: _scrub(item) for key, item in value.items() if key not in _OPAQUE_KEYS}
-    if isinstance(value, list):
-        return [_scrub(item) for item in value]
-    return value
-
-
-def _omitted(data: Any) -> str:
-    return f"[base64 omitted: {len(data) if isinstance(data, str) else 0} chars]"
-
-
-def _tool(tool: Mapping[str, Any]) -> Any:
-    match tool:
-        case {"name": name, "input_schema": schema}:
-            return {"type": "function", "name": name, "description": tool.get("description"), "parameters": schema}
-    return _scrub(tool)  # a server tool (web search, ...): its own type says what it is
