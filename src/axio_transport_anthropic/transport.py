@@ -7,8 +7,8 @@ import logging
 import os
 import random
 from collections.abc import AsyncIterator
-from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar, Final, Literal, Self
 from urllib.parse import urlsplit
 
@@ -124,16 +124,14 @@ class AnthropicTransport(CompletionTransport):
         if owned is not None:
             await owned.close()
 
-    @asynccontextmanager
-    async def _session(self) -> AsyncIterator[aiohttp.ClientSession]:
+    def _session(self) -> tuple[aiohttp.ClientSession, bool]:
+        """The session for one call, and whether the call must close it: neither given nor
+        opened by ``async with``, one is made for the call and closed with it."""
         if self.session is not None:
-            yield self.session
-        elif self._owned is not None and not self._owned.closed:
-            yield self._owned
-        else:
-            # Neither given nor opened: one for this call, closed with it, so nothing outlives it.
-            async with aiohttp.ClientSession() as session:
-                yield session
+            return self.session, False
+        if self._owned is not None and not self._owned.closed:
+            return self._owned, False
+        return aiohttp.ClientSession(), True
 
     # ── streaming ───────────────────────────────────────────────────────────────────────────
 
@@ -174,7 +172,7 @@ class AnthropicTransport(CompletionTransport):
             top_p=self.top_p,
             top_k=self.top_k,
             max_attempts=self.max_retries + 1,
-            content=lambda: self.build_payload(messages, tools, system),
+            content=partial(self.build_payload, messages, tools, system),
         )
 
     async def _stream(self, messages: list[Message], tools: list[Tool[Any]], system: str) -> AsyncIterator[StreamEvent]:
@@ -191,56 +189,58 @@ class AnthropicTransport(CompletionTransport):
         attempt = 0
         outcome: Outcome = "error"
         error: BaseException | None = None
+        session, own_session = self._session()
         try:
-            async with self._session() as session:
-                committed = False
-                while True:
-                    attempt += 1
-                    if attempt > 1:
-                        # Each attempt reads a new response; the first uses the one made above.
-                        decoder = MessageStreamDecoder()
-                    state = AttemptState()
-                    held: list[StreamEvent] = []
-                    sent = dict(headers)
-                    observer.attempt_started(attempt, sent)
+            committed = False
+            while True:
+                attempt += 1
+                if attempt > 1:
+                    # Each attempt reads a new response; the first uses the one made above.
+                    decoder = MessageStreamDecoder()
+                state = AttemptState()
+                held: list[StreamEvent] = []
+                sent = dict(headers)
+                observer.attempt_started(attempt, sent)
+                try:
+                    batches = read_attempt(session, url, body, sent, decoder, timeouts, self.api_key, state)
                     try:
-                        batches = read_attempt(session, url, body, sent, decoder, timeouts, self.api_key, state)
-                        async with aclosing(batches):
-                            async for batch in batches:
-                                if committed:
-                                    observer.chunk(batch)
-                                else:
-                                    # message_start alone commits nothing: an error right after it
-                                    # is still retried, because the caller has not seen anything yet.
-                                    if all(type(e) is IterationStart for e in batch):
-                                        held.extend(batch)
-                                        continue
-                                    committed = True
-                                    batch = held + batch
-                                    observer.first_token(batch)
-                                for event in batch:
-                                    yield event
-                        end = decoder.finish()
-                        observer.attempt_ended(AttemptReport(attempt, state.status, state.request_id, state.headers))
-                        # The turn is whole: a caller closing the stream from here on cancels nothing.
-                        outcome = "ok"
-                        if not committed:
-                            for event in held:
+                        async for batch in batches:
+                            if committed:
+                                observer.chunk(batch)
+                            else:
+                                # message_start alone commits nothing: an error right after it
+                                # is still retried, because the caller has not seen anything yet.
+                                if all(type(e) is IterationStart for e in batch):
+                                    held.extend(batch)
+                                    continue
+                                committed = True
+                                batch = held + batch
+                                observer.first_token(batch)
+                            for event in batch:
                                 yield event
-                        yield end
-                        return
-                    except AttemptFailed as failed:
-                        failed.error.attempts = attempt
-                        status = state.status if failed.error.status is None else failed.error.status
-                        observer.attempt_ended(
-                            AttemptReport(attempt, status, state.request_id, state.headers, failed.error, failed.reason)
-                        )
-                        wait = self._retry_wait(failed, attempt, committed, loop.time(), deadline)
-                        if wait is None:
-                            raise failed.error from failed.__cause__
-                        delay, asked = wait
-                        observer.backoff(attempt, failed.reason or "error", delay, asked)
-                    await asyncio.sleep(delay)
+                    finally:
+                        await batches.aclose()
+                    end = decoder.finish()
+                    observer.attempt_ended(AttemptReport(attempt, state.status, state.request_id, state.headers))
+                    # The turn is whole: a caller closing the stream from here on cancels nothing.
+                    outcome = "ok"
+                    if not committed:
+                        for event in held:
+                            yield event
+                    yield end
+                    return
+                except AttemptFailed as failed:
+                    failed.error.attempts = attempt
+                    status = state.status if failed.error.status is None else failed.error.status
+                    observer.attempt_ended(
+                        AttemptReport(attempt, status, state.request_id, state.headers, failed.error, failed.reason)
+                    )
+                    wait = self._retry_wait(failed, attempt, committed, loop.time(), deadline)
+                    if wait is None:
+                        raise failed.error from failed.__cause__
+                    delay, asked = wait
+                    observer.backoff(attempt, failed.reason or "error", delay, asked)
+                await asyncio.sleep(delay)
         except (asyncio.CancelledError, GeneratorExit):
             if outcome != "ok":
                 outcome = "cancelled"
@@ -253,6 +253,8 @@ class AnthropicTransport(CompletionTransport):
             self.last_usage = report.counts.to_usage()
             observer.finished(outcome, report, error)
             observer.detach()
+            if own_session:
+                await session.close()
 
     def _retry_wait(
         self, failed: AttemptFailed, attempt: int, committed: bool, now: float, deadline: float | None
