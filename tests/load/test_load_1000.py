@@ -9,7 +9,8 @@ Every run holds each stream at its first event until all have one, so all are in
 however slowly the host starts them (checked on the in-flight gauge and the connection pool).
 
 * clean: every stream ends whole with its own answer; every metric equals what the simulator
-  served; the event loop is never held more than 50 ms.
+  served; no callback holds the event loop 50 ms or more (full GC passes, whose length is the
+  whole process's heap, are measured and reported apart: see ``Ticker``).
 * 10 % retryable faults (429, 529, 5xx JSON and text/plain, resets) plus 10 queued 400s and 10
   errors after output: the 980 others end whole, the 20 end in exactly the expected error, and
   attempts, retries and errors match the simulator's own count of the faults it served.
@@ -45,6 +46,7 @@ from axio_transport_anthropic.telemetry import TelemetryConfig
 
 from ..leaks import acquired_connections, metric_values
 from ..support import user
+from .conftest import CountedLogs
 
 pytestmark = pytest.mark.filterwarnings("error::ResourceWarning")
 
@@ -240,15 +242,22 @@ async def one(transport: AnthropicTransport, marker: str, gate: Gate) -> Result:
 
 @dataclass
 class Ticker:
-    """How late the loop runs a 5 ms sleep, and how much of that lateness the loop thread spent
-    running code (its CPU time over the same window: a callback, or a GC pass, holding the loop).
-    Wall lateness also counts time the OS gave to other processes (the simulator, other jobs on
-    the host), which holds nothing in this process: it is reported, the CPU figure is asserted."""
+    """How late the loop runs a 5 ms sleep, and what held it: the loop thread's CPU time over the
+    same window, split into garbage-collector passes and everything else (callbacks: the
+    transport's code, aiohttp's, the test's). Wall lateness also counts time the OS gave to other
+    processes (the simulator, other jobs on the host), which holds nothing in this process.
+
+    A full (generation 2) GC pass visits every object alive in the process, so its length is the
+    host's heap, not any one callback: at 1,000 streams in flight it runs 30-50 ms for bare aiohttp
+    on a small machine and 80-110 ms with a recording SDK tracer (see the README). It is reported
+    here; what is asserted is that no callback holds the loop ``MAX_LAG`` or more."""
 
     max_lag: float = 0.0
     max_busy: float = 0.0
+    max_code: float = 0.0
     ticks: int = 0
     gc_pauses: list[tuple[float, int]] = field(default_factory=list)
+    _gc_in_tick: float = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         started_gc = 0.0
@@ -258,25 +267,34 @@ class Ticker:
             if phase == "start":
                 started_gc = time.thread_time()
             else:
-                self.gc_pauses.append((time.thread_time() - started_gc, info["generation"]))
+                pause = time.thread_time() - started_gc
+                self._gc_in_tick += pause
+                self.gc_pauses.append((pause, info["generation"]))
 
         gc.callbacks.append(on_gc)
         try:
             while not stop.is_set():
+                self._gc_in_tick = 0.0
                 wall, cpu = time.perf_counter(), time.thread_time()
                 await asyncio.sleep(0.005)
+                busy = time.thread_time() - cpu - 0.005
                 self.max_lag = max(self.max_lag, time.perf_counter() - wall - 0.005)
-                self.max_busy = max(self.max_busy, time.thread_time() - cpu - 0.005)
+                self.max_busy = max(self.max_busy, busy)
+                self.max_code = max(self.max_code, busy - self._gc_in_tick)
                 self.ticks += 1
         finally:
             gc.callbacks.remove(on_gc)
 
+    def longest_gc(self) -> tuple[float, int]:
+        return max(self.gc_pauses, default=(0.0, 0))
+
     def summary(self) -> str:
-        pause, generation = max(self.gc_pauses, default=(0.0, 0))
+        pause, generation = self.longest_gc()
         return (
-            f"loop held at most {self.max_busy * 1000:.1f} ms (CPU), woke at most {self.max_lag * 1000:.1f} ms late"
-            f" (wall); longest GC pass {pause * 1000:.1f} ms (generation {generation}) of {len(self.gc_pauses)};"
-            f" {self.ticks} ticks"
+            f"callbacks held the loop at most {self.max_code * 1000:.1f} ms (CPU, GC passes excluded);"
+            f" longest GC pass {pause * 1000:.1f} ms (generation {generation}) of {len(self.gc_pauses)};"
+            f" loop held at most {self.max_busy * 1000:.1f} ms in all (CPU), woke at most"
+            f" {self.max_lag * 1000:.1f} ms late (wall); {self.ticks} ticks"
         )
 
 
@@ -322,14 +340,14 @@ async def run_streams(
 
 def check_loop(run: Run, count: int, *, connections: bool = True) -> None:
     """All ``count`` streams were under way at once (and, unless a slow retry kept the others
-    waiting long enough for their bodies to arrive whole, each still held its connection); the
-    loop was never held ``MAX_LAG`` or more."""
+    waiting long enough for their bodies to arrive whole, each still held its connection); no
+    callback held the loop ``MAX_LAG`` or more (GC passes are reported: see ``Ticker``)."""
     print(run.ticker.summary())
     assert run.in_flight_at_once == count, f"only {run.in_flight_at_once:.0f} of {count} streams were in flight at once"
     if connections:
         assert run.connections_at_once == count, f"only {run.connections_at_once} of {count} connections held at once"
     assert run.ticker.ticks > 10
-    assert run.ticker.max_busy < MAX_LAG, run.ticker.summary()
+    assert run.ticker.max_code < MAX_LAG, run.ticker.summary()
 
 
 async def check_released(http: aiohttp.ClientSession, client: Client, sim: SimProcess) -> None:
@@ -400,7 +418,7 @@ async def test_memory_per_stream_stays_flat(tmp_path: Path) -> None:
     assert high_water < 512 and kept < 32, report
 
 
-async def test_1000_clean_streams(tmp_path: Path) -> None:
+async def test_1000_clean_streams(tmp_path: Path, counted_logs: CountedLogs) -> None:
     async with sim_process(tmp_path / "sim.log", "--token-delay", str(TOKEN_DELAY)) as sim:
         client = Client()
         async with session() as http:
@@ -417,10 +435,11 @@ async def test_1000_clean_streams(tmp_path: Path) -> None:
     assert client.by("axio_anthropic_errors_total", "type") == {}
     assert client.by("axio_anthropic_stop_reasons_total", "reason") == {"end_turn": STREAMS}
     assert client.spans.started == 2 * STREAMS
+    assert counted_logs.counts == {"anthropic.request.end": STREAMS}
     check_loop(run, STREAMS)
 
 
-async def test_1000_streams_with_10_percent_faults(tmp_path: Path) -> None:
+async def test_1000_streams_with_10_percent_faults(tmp_path: Path, counted_logs: CountedLogs) -> None:
     args = [
         "--rates",
         json.dumps(FAULT_RATES),
@@ -493,5 +512,10 @@ async def test_1000_streams_with_10_percent_faults(tmp_path: Path) -> None:
         "overloaded_error": QUEUED_STREAM_ERRORS,
     }
     assert client.spans.started == STREAMS + served
+    assert counted_logs.counts == {
+        "anthropic.request.end": len(ok),
+        "anthropic.request.retry": retried,
+        "anthropic.request.error": QUEUED_400S + QUEUED_STREAM_ERRORS,
+    }
     # A 429 asks for up to 5 s: the others' bodies have all arrived by the time the gate opens.
     check_loop(run, STREAMS - QUEUED_400S, connections=False)
