@@ -27,6 +27,8 @@ __all__ = ["AttemptFailed", "AttemptState", "Timeouts", "read_attempt"]
 #: An error body longer than this is cut: it is read only to be quoted.
 _ERROR_BODY_LIMIT: Final = 64 * 1024
 _QUOTED: Final = 500
+#: The most of the response read, and decoded, at a time.
+_READ_SIZE: Final = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +98,9 @@ async def read_attempt(
             at: float | None = first_byte_at
             while not decoder.stopped:
                 async with asyncio.timeout_at(at):
-                    chunk = await content.readany()
+                    # Not readany(): when the server outruns us it joins everything buffered
+                    # (256 KiB and more) into one copy, and all of it would be decoded at once.
+                    chunk = await content.read(_READ_SIZE)
                 if not chunk:
                     break
                 phase = "idle"
