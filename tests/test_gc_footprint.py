@@ -15,11 +15,11 @@ import gc
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import AsyncGeneratorType, CodeType, CoroutineType, FrameType, GeneratorType
 from typing import Any
 
-import aiohttp
 import pytest
 from axio.events import IterationEnd
 from axio.tool import Tool
@@ -30,7 +30,6 @@ from axio_transport_anthropic import AnthropicTransport
 from axio_transport_anthropic.attempt import Timeouts
 from axio_transport_anthropic.simulator import Fault, Reply, Simulator
 
-from .conftest import SECRET
 from .leaks import Captured
 from .support import collect, user
 
@@ -81,16 +80,8 @@ def cyclic_garbage() -> Iterator[list[object]]:
         gc.enable()
 
 
-def transport_for(sim: Simulator, session: aiohttp.ClientSession, captured: Captured) -> AnthropicTransport:
-    return AnthropicTransport(
-        api_key=SECRET,
-        base_url=sim.base_url,
-        session=session,
-        max_retries=3,
-        retry_base_delay=0.001,
-        retry_max_delay=0.01,
-        telemetry=captured.config(),
-    )
+def with_telemetry(transport: AnthropicTransport, captured: Captured) -> AnthropicTransport:
+    return replace(transport, telemetry=captured.config())
 
 
 async def lookup(city: str) -> str:
@@ -104,7 +95,9 @@ TOOLS: list[Tool[Any]] = [Tool(name="lookup", description="Looks a city up.", ha
     "name",
     ["text", "tool_use", "thinking", "retried_429", "retried_reset", "retried_overloaded", "closed_early"],
 )
-async def test_a_finished_stream_leaves_no_cycle_of_ours(sim: Simulator, name: str) -> None:
+async def test_a_finished_stream_leaves_no_cycle_of_ours(
+    sim: Simulator, transport: AnthropicTransport, name: str
+) -> None:
     captured = Captured()
     replies = {
         "text": Reply.text("Hello there, " * 50),
@@ -116,44 +109,42 @@ async def test_a_finished_stream_leaves_no_cycle_of_ours(sim: Simulator, name: s
         "retried_reset": Fault.reset(),
         "retried_overloaded": Fault.overloaded(),
     }
-    async with aiohttp.ClientSession() as session:
-        transport = transport_for(sim, session, captured)
-        await collect(transport)  # warm-up: imports, metric children, the connection pool
-        with cyclic_garbage() as garbage:
-            for _ in range(5):
-                if name in faults:
-                    sim.inject(faults[name])
-                sim.enqueue(replies.get(name, Reply.text("Hi, " * 200)))
-                if name == "closed_early":
-                    stream = aiter(transport.stream(user("hi"), TOOLS, ""))
-                    for _ in range(3):
-                        await anext(stream)
-                    await stream.aclose()  # type: ignore[attr-defined]
-                    continue
-                events = await collect(transport, user("hi"), tools=TOOLS)
-                assert isinstance(events[-1], IterationEnd)
+    transport = with_telemetry(transport, captured)
+    await collect(transport)  # warm-up: imports, metric children, the connection pool
+    with cyclic_garbage() as garbage:
+        for _ in range(5):
+            if name in faults:
+                sim.inject(faults[name])
+            sim.enqueue(replies.get(name, Reply.text("Hi, " * 200)))
+            if name == "closed_early":
+                stream = aiter(transport.stream(user("hi"), TOOLS, ""))
+                for _ in range(3):
+                    await anext(stream)
+                await stream.aclose()  # type: ignore[attr-defined]
+                continue
+            events = await collect(transport, user("hi"), tools=TOOLS)
+            assert isinstance(events[-1], IterationEnd)
     left = Counter(kind for obj in garbage if (kind := ours(obj)) is not None)
     assert not left, f"left in reference cycles by 5 streams: {dict(left)}"
 
 
-async def test_a_stream_in_flight_holds_few_objects_of_ours(sim: Simulator) -> None:
+async def test_a_stream_in_flight_holds_few_objects_of_ours(transport: AnthropicTransport) -> None:
     """Counted while 20 streams are held at their first event, full telemetry on."""
     captured = Captured()
     streams = 20
-    async with aiohttp.ClientSession() as session:
-        transport = transport_for(sim, session, captured)
-        await collect(transport)
+    transport = with_telemetry(transport, captured)
+    await collect(transport)
+    gc.collect()
+    before = Counter(name for obj in gc.get_objects() if (name := ours(obj)) is not None)
+    opened = [aiter(transport.stream(user(f"hi {i}"), [], "")) for i in range(streams)]
+    try:
+        for stream in opened:
+            await anext(stream)
         gc.collect()
-        before = Counter(name for obj in gc.get_objects() if (name := ours(obj)) is not None)
-        opened = [aiter(transport.stream(user(f"hi {i}"), [], "")) for i in range(streams)]
-        try:
-            for stream in opened:
-                await anext(stream)
-            gc.collect()
-            during = Counter(name for obj in gc.get_objects() if (name := ours(obj)) is not None)
-        finally:
-            for stream in opened:
-                await stream.aclose()  # type: ignore[attr-defined]
+        during = Counter(name for obj in gc.get_objects() if (name := ours(obj)) is not None)
+    finally:
+        for stream in opened:
+            await stream.aclose()  # type: ignore[attr-defined]
     held = during - before
     per_stream = sum(held.values()) / streams
     report = ", ".join(f"{name} {count / streams:g}" for name, count in held.most_common())
