@@ -343,6 +343,8 @@ class Cell:
     wall_s: list[float] = field(default_factory=list)
     waits: list[int] = field(default_factory=list)
     preempted: list[int] = field(default_factory=list)
+    gc_s: list[float] = field(default_factory=list)
+    gc_full_passes: list[int] = field(default_factory=list)
     streams_per_repeat: int = 0
     per_stream: dict[str, int] = field(default_factory=dict)
     error: str | None = None
@@ -410,11 +412,16 @@ def run_workload(workload: Workload, procs: dict[str, Proc], url: str, versions:
             cell.wall_s.append(answer["wall_s"])
             cell.waits.append(answer["waits"])
             cell.preempted.append(answer["preempted"])
+            cell.gc_s.append(answer.get("gc_s", 0.0))
+            cell.gc_full_passes.append(answer.get("gc_full_passes", 0))
             cell.per_stream = answer["per_stream"]
         done = ", ".join(
-            f"{n} {cells[n].cpu_s[-1] / cells[n].streams_per_repeat * 1e3:.1f}" for n in live if cells[n].cpu_s
+            f"{n} {cells[n].cpu_s[-1] / cells[n].streams_per_repeat * 1e3:.1f}"
+            f" (gc {cells[n].gc_s[-1] / cells[n].streams_per_repeat * 1e3:.2f})"
+            for n in live
+            if cells[n].cpu_s
         )
-        print(f"  round {repeat + 1}/{workload.repeats} (CPU ms/stream): {done}", flush=True)
+        print(f"  round {repeat + 1}/{workload.repeats} (CPU ms/stream, of which GC): {done}", flush=True)
     for proc in procs.values():
         proc.ask("close")
     return cells
@@ -497,6 +504,8 @@ def summarise(workload: Workload, cells: dict[str, Cell]) -> dict[str, Any]:
             if events
             else None,
             "preempted_per_repeat": cell.preempted,
+            "gc_ms_per_stream": [g / cell.streams_per_repeat * 1e3 for g in cell.gc_s],
+            "gc_full_passes_per_repeat": cell.gc_full_passes,
             "per_stream_received": cell.per_stream,
         }
     for name in workload.skip:

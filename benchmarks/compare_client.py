@@ -31,7 +31,8 @@ import resource
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Final, Protocol
@@ -422,6 +423,32 @@ def _fields(got: Received) -> dict[str, int]:
     }
 
 
+@dataclass
+class _Collected:
+    seconds: float = 0.0
+    full_passes: int = 0
+
+
+@contextmanager
+def _gc_time() -> Iterator[_Collected]:
+    collected = _Collected()
+    started = 0.0
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        if phase == "start":
+            started = time.thread_time()
+        else:
+            collected.seconds += time.thread_time() - started
+            collected.full_passes += info["generation"] == 2
+
+    gc.callbacks.append(on_gc)
+    try:
+        yield collected
+    finally:
+        gc.callbacks.remove(on_gc)
+
+
 async def _measure(client: Client, command: dict[str, Any], profile: cProfile.Profile | None) -> dict[str, Any]:
     shape, deltas = str(command["shape"]), int(command["deltas"])
     streams, loops = int(command.get("streams", 1)), int(command.get("loops", 1))
@@ -429,10 +456,11 @@ async def _measure(client: Client, command: dict[str, Any], profile: cProfile.Pr
     if profile is not None:
         profile.enable()
     before = resource.getrusage(resource.RUSAGE_SELF)
-    wall = time.perf_counter()
-    cpu = time.process_time()
-    results = await _streams(client, shape, deltas, streams, loops)
-    cpu = time.process_time() - cpu
+    with _gc_time() as collected:
+        wall = time.perf_counter()
+        cpu = time.process_time()
+        results = await _streams(client, shape, deltas, streams, loops)
+        cpu = time.process_time() - cpu
     wall = time.perf_counter() - wall
     after = resource.getrusage(resource.RUSAGE_SELF)
     if profile is not None:
@@ -440,6 +468,9 @@ async def _measure(client: Client, command: dict[str, Any], profile: cProfile.Pr
     return {
         "cpu_s": cpu,
         "wall_s": wall,
+        # Part of cpu_s: the cycle collector's passes, which a profiler charges to whatever allocated.
+        "gc_s": collected.seconds,
+        "gc_full_passes": collected.full_passes,
         # Voluntary switches: the process blocked, waiting for data (it outran the server).
         # Involuntary ones: something else on the machine took its core.
         "waits": after.ru_nvcsw - before.ru_nvcsw,
