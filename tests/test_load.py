@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
 import os
@@ -428,3 +429,12 @@ def test_summary_table_renders_every_section() -> None:
         assert label in text
     for label in ("retries", "errors", "tokens", "cache hit ratio", "cost"):
         assert label in text
+
+
+def test_the_command_keeps_start_up_objects_out_of_full_gc_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    frozen: list[int] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(len(gc.get_objects())))
+    monkeypatch.setattr(gc, "unfreeze", lambda: frozen.append(-1))
+    result = invoke("-n", "1", "-q")
+    assert result.exit_code == 0, result.output
+    assert len(frozen) == 2 and frozen[0] > 0 and frozen[1] == -1, "freeze once before the run, undo after"

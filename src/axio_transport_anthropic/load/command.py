@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import signal
 import sys
@@ -123,8 +124,15 @@ def load(ctx: click.Context, /, json_path: str | None, quiet: bool, **options: A
 
 async def _main(config: LoadConfig, display: _Display) -> Summary:
     stop = asyncio.Event()
-    with _signals(stop), display:
-        return await run_load(config, observer=display, stop=stop)
+    # What start-up made (imports, mostly) lives as long as the process: full GC passes, which
+    # hold the event loop, need not walk it again and again (see the README on many streams).
+    gc.collect()
+    gc.freeze()
+    try:
+        with _signals(stop), display:
+            return await run_load(config, observer=display, stop=stop)
+    finally:
+        gc.unfreeze()
 
 
 @contextlib.contextmanager
