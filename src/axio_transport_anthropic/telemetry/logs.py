@@ -99,11 +99,13 @@ def _trace_ids(context: SpanContext | None = None) -> tuple[str, str] | None:
 
 
 def add_trace_context(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: ``trace_id``/``span_id`` of the current span, when there is one."""
+    """structlog processor: ``trace_id``/``span_id`` of the current span, when there is one (and
+    the event does not carry its own already, as the transport's do)."""
+    if "trace_id" in event_dict:
+        return event_dict
     ids = _trace_ids()
     if ids is not None:
-        event_dict.setdefault("trace_id", ids[0])
-        event_dict.setdefault("span_id", ids[1])
+        event_dict["trace_id"], event_dict["span_id"] = ids
     return event_dict
 
 
@@ -125,23 +127,25 @@ def _render(value: Any) -> str:
     return text if _BARE.fullmatch(text) else json.dumps(text, ensure_ascii=False)
 
 
-def _emit(level: int, event: str, fields: dict[str, Any], span: SpanContext | None = None) -> None:
+def _sink(level: int) -> Any:
+    """Where an event at ``level`` goes (the host's structlog pipeline, else the stdlib logger), or
+    ``None`` when nowhere: checked before the event is built, and bound once for both."""
+    if structlog.is_configured():
+        log = structlog.get_logger(LOGGER_NAME).bind()
+        return log if _enabled(log, level) else None
+    return _stdlib if _stdlib.isEnabledFor(level) else None
+
+
+def _emit(sink: Any, level: int, event: str, fields: dict[str, Any], span: SpanContext | None = None) -> None:
     fields = {key: value for key, value in fields.items() if value is not None}
     ids = _trace_ids(span)
     if ids is not None:
         fields["trace_id"], fields["span_id"] = ids
-    if structlog.is_configured():
-        getattr(structlog.get_logger(LOGGER_NAME).bind(), _METHODS[level])(event, **fields)
+    if sink is not _stdlib:
+        getattr(sink, _METHODS[level])(event, **fields)
         return
     line = " ".join([event, *(f"{key}={_render(value)}" for key, value in fields.items())])
     _stdlib.log(level, line, extra={"anthropic": {"event": event, **fields}})
-
-
-def _wanted(level: int) -> bool:
-    """Cheap: whether an event at ``level`` would go anywhere (checked before building it)."""
-    if structlog.is_configured():
-        return _enabled(structlog.get_logger(LOGGER_NAME).bind(), level)
-    return _stdlib.isEnabledFor(level)
 
 
 class Logs:
@@ -171,7 +175,8 @@ class _RequestLog:
         # The request span is current from here on. Kept: the generator may be finalised in
         # another task, where it no longer is.
         self._span = trace.get_current_span().get_span_context()
-        if not _wanted(logging.DEBUG):
+        sink = _sink(logging.DEBUG)
+        if sink is None:
             return
         info = self._info
         fields = {
@@ -181,7 +186,7 @@ class _RequestLog:
             # Not on RequestInfo in every version of the transport.
             "max_attempts": getattr(info, "max_attempts", None),
         }
-        _emit(logging.DEBUG, REQUEST_START, fields, self._span)
+        _emit(sink, logging.DEBUG, REQUEST_START, fields, self._span)
 
     def detach(self) -> None:
         pass
@@ -193,7 +198,8 @@ class _RequestLog:
         self._last = report
 
     def backoff(self, attempt: int, reason: str, delay: float, server_requested: bool) -> None:
-        if not _wanted(logging.WARNING):
+        sink = _sink(logging.WARNING)
+        if sink is None:
             return
         last = self._last if self._last is not None and self._last.attempt == attempt else None
         error = last.error if last is not None else None
@@ -209,7 +215,7 @@ class _RequestLog:
             "server_requested": server_requested,
             "message": scrub(error.message) if error is not None else None,
         }
-        _emit(logging.WARNING, REQUEST_RETRY, fields, self._span)
+        _emit(sink, logging.WARNING, REQUEST_RETRY, fields, self._span)
 
     def first_token(self, events: Sequence[StreamEvent]) -> None:
         self._first = time.perf_counter()
@@ -225,13 +231,14 @@ class _RequestLog:
         else:
             event = REQUEST_ERROR
         level = EVENTS[event]
-        if not _wanted(level):
+        sink = _sink(level)
+        if sink is None:
             return
         fields = self._summary(response)
         if event == REQUEST_ERROR:
             fields.update(self._failure(error))
         fields.update(self._usage(response))
-        _emit(level, event, fields, self._span)
+        _emit(sink, level, event, fields, self._span)
 
     def _summary(self, response: ResponseReport) -> dict[str, Any]:
         now = time.perf_counter()
