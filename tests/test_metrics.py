@@ -20,7 +20,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from prometheus_client import CollectorRegistry
+from prometheus_client import generate_latest as generate_text
 from prometheus_client.openmetrics.exposition import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from axio_transport_anthropic import AnthropicTransport, APIStatusError, InStreamError
 from axio_transport_anthropic.errors import APIConnectionError, APITimeoutError, ProtocolError
@@ -160,6 +162,69 @@ async def test_series_exist_at_zero_before_anything_happens(
     for outcome in ("error", "cancelled"):
         assert reg.get_sample_value("axio_anthropic_requests_total", {"model": MODEL, "outcome": outcome}) == 0
     assert reg.get_sample_value("axio_anthropic_tokens_total", {"model": MODEL, "type": "cache_creation"}) is not None
+
+
+#: The fixed label values pre-created at 0, spelled out: a new retry reason or error type must be a
+#: deliberate change here too.
+ZERO_RETRY_REASONS = ("rate_limited", "overloaded", "server_error", "timeout", "connection_error", "conflict")
+ZERO_ERROR_TYPES = (
+    "invalid_request_error",
+    "authentication_error",
+    "billing_error",
+    "permission_error",
+    "not_found_error",
+    "request_too_large",
+    "rate_limit_error",
+    "api_error",
+    "timeout_error",
+    "overloaded_error",
+    "conflict_error",
+    "timeout",
+    "connection_error",
+    "protocol_error",
+)
+
+
+def exposed(reg: CollectorRegistry, name: str, label: str, model: str = MODEL) -> dict[str, float]:
+    """Every sample of ``name`` for ``model`` in the text a /metrics scrape gets, zeros included."""
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(generate_text(reg).decode()):
+        for sample in family.samples:
+            if sample.name == name and sample.labels.get("model") == model:
+                found[sample.labels[label]] = sample.value
+    return found
+
+
+async def test_first_success_exposes_retries_and_errors_at_zero(
+    sim: Simulator, transport: AnthropicTransport, reg: CollectorRegistry
+) -> None:
+    """A clean run's retry and error panels show 0, not "No data", and a series exists before its
+    first increment, so rate() over a window that starts before the first failure counts it."""
+    await collect(transport)
+    assert exposed(reg, "axio_anthropic_requests_total", "outcome")["ok"] == 1
+    zero_reasons = dict.fromkeys(ZERO_RETRY_REASONS, 0.0)
+    assert exposed(reg, "axio_anthropic_retries_total", "reason") == zero_reasons
+    assert exposed(reg, "axio_anthropic_backoff_seconds_total", "reason") == zero_reasons
+    assert exposed(reg, "axio_anthropic_errors_total", "type") == dict.fromkeys(ZERO_ERROR_TYPES, 0.0)
+    # Open-ended labels stay as they were: only what happened.
+    assert exposed(reg, "axio_anthropic_attempts_total", "status") == {"200": 1}
+    assert exposed(reg, "axio_anthropic_stop_reasons_total", "reason") == {"end_turn": 1}
+
+
+async def test_zero_series_stay_bounded_when_failures_come(
+    sim: Simulator, transport: AnthropicTransport, reg: CollectorRegistry
+) -> None:
+    """The first failures add to the pre-created series; a type outside the fixed vocabulary still
+    gets its own series, but nothing else appears at 0."""
+    sim.inject(Fault.overloaded(), Fault.server_error(503, plain_text=True))
+    transport.max_retries = 1
+    with pytest.raises(APIStatusError):
+        await collect(transport)
+    retries = exposed(reg, "axio_anthropic_retries_total", "reason")
+    assert retries == {**dict.fromkeys(ZERO_RETRY_REASONS, 0.0), "overloaded": 1.0}
+    errors = exposed(reg, "axio_anthropic_errors_total", "type")
+    # A plain-text 503 has no Anthropic type: its status names it, beside the fixed types at 0.
+    assert errors == {**dict.fromkeys(ZERO_ERROR_TYPES, 0.0), "503": 1.0}
 
 
 # ── retries and failures ────────────────────────────────────────────────────────────────────

@@ -74,6 +74,10 @@ async def test_workers_add_up_in_the_multiprocess_collector(tmp_path: Path) -> N
     assert served == calls + 3
     assert value("axio_anthropic_retries_total", reason="rate_limited") == 2
     assert value("axio_anthropic_retries_total", reason="overloaded") == 1
+    # Pre-created at 0 in each worker's file: a reason or type nothing hit reads 0, not absent.
+    assert value("axio_anthropic_retries_total", reason="timeout") == 0
+    assert value("axio_anthropic_backoff_seconds_total", reason="conflict") == 0
+    assert value("axio_anthropic_errors_total", type="overloaded_error") == 0
     assert value("axio_anthropic_tokens_total", type="output") == sum(w["output_tokens"] for w in workers)
     assert value("axio_anthropic_request_duration_seconds_count") == calls
     assert value("axio_anthropic_cache_hits_total") == 0  # prompts too short to be cached

@@ -14,7 +14,7 @@ from opentelemetry.metrics import Histogram as OtelHistogram
 from opentelemetry.metrics import Meter
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from .labels import OTHER, Vocabulary
+from .labels import ERROR_TYPES, OTHER, RETRY_REASONS, Vocabulary
 
 __all__ = [
     "DURATION_BUCKETS",
@@ -44,18 +44,21 @@ OUTPUT_TOKEN_BUCKETS: Final = (1, 4, 16, 64, 256, 512, 1024, 2048, 4096, 8192, 1
 GENAI_TOKEN_BOUNDARIES: Final = tuple(4**i for i in range(14))  # 1, 4, 16, ..., 67108864
 GENAI_DURATION_BOUNDARIES: Final = tuple(round(0.01 * 2**i, 2) for i in range(14))  # 0.01, 0.02, ..., 81.92
 
-#: The semantic conventions' name for a value folded away.
-
 
 class _ByLabel[M: (Counter, Gauge, Histogram)]:
-    """The children of one family for one model, keyed by the second label's value."""
+    """The children of one family for one model, keyed by the second label's value.
+
+    ``known`` values are created at once, so their series read 0 rather than nothing until the
+    first event: a panel shows 0, and ``rate()`` sees the first increment. Only for fixed
+    vocabularies: a label whose values are open-ended would pre-create unbounded series.
+    """
 
     __slots__ = ("_children", "_family", "_model")
 
-    def __init__(self, family: M, model: str) -> None:
+    def __init__(self, family: M, model: str, known: Iterable[str] = ()) -> None:
         self._family: M = family
         self._model: str = model
-        self._children: dict[str, M] = {}
+        self._children: dict[str, M] = {value: family.labels(model, value) for value in known}
 
     def __call__(self, value: str) -> M:
         child = self._children.get(value)
@@ -89,7 +92,9 @@ class ModelSeries:
     )
 
     def __init__(self, prom: PromInstruments, model: str) -> None:
-        # Fixed label sets are made now, so their series exist at 0 before the first event.
+        # Fixed label sets are made now, so their series exist at 0 before the first event. Not
+        # attempts (any HTTP status), stop reasons (Anthropic adds some) nor the rate-limit gauges
+        # (a 0 there would read as exhausted).
         self.requests = {o: prom.requests.labels(model, o) for o in ("ok", "error", "cancelled")}
         self.tokens = {t: prom.tokens.labels(model, t) for t in ("input", "output", "cache_read", "cache_creation")}
         self.cache_hits = prom.cache_hits.labels(model)
@@ -101,10 +106,10 @@ class ModelSeries:
         self.output_tokens = prom.output_tokens.labels(model)
         self.in_flight = prom.in_flight.labels(model)
         self.attempts = _ByLabel(prom.attempts, model)
-        self.retries = _ByLabel(prom.retries, model)
-        self.backoff_seconds = _ByLabel(prom.backoff_seconds, model)
+        self.retries = _ByLabel(prom.retries, model, RETRY_REASONS)
+        self.backoff_seconds = _ByLabel(prom.backoff_seconds, model, RETRY_REASONS)
         self.stop_reasons = _ByLabel(prom.stop_reasons, model)
-        self.errors = _ByLabel(prom.errors, model)
+        self.errors = _ByLabel(prom.errors, model, ERROR_TYPES)
         self.ratelimit_remaining = _ByLabel(prom.ratelimit_remaining, model)
         self.ratelimit_limit = _ByLabel(prom.ratelimit_limit, model)
 

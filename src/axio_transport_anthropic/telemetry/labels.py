@@ -6,13 +6,13 @@ import asyncio
 import re
 import threading
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, get_args
 
 from ..errors import AnthropicError, APIConnectionError, APITimeoutError, InStreamError, ProtocolError
-from ..retry import STATUS_OF_ERROR_TYPE
+from ..retry import STATUS_OF_ERROR_TYPE, RetryReason
 from .lifecycle import AttemptReport
 
-__all__ = ["OTHER", "Vocabulary", "attempt_status", "error_type"]
+__all__ = ["ERROR_TYPES", "OTHER", "RETRY_REASONS", "Vocabulary", "attempt_status", "error_type"]
 
 OTHER: Final = "_OTHER"
 _LABEL: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
@@ -44,9 +44,21 @@ class Vocabulary:
         return value
 
 
-_ERROR_TYPES: Final = Vocabulary(
-    (*STATUS_OF_ERROR_TYPE, "conflict_error", "timeout", "connection_error", "protocol_error", "cancelled")
+#: Every reason the retry rules give a retry (``retries_total`` and ``backoff_seconds_total`` labels).
+RETRY_REASONS: Final[tuple[str, ...]] = get_args(RetryReason)
+
+#: The fixed ``type`` values of a failed request: Anthropic's error types, then the transport's own.
+#: ``error_type`` may add a few more (a new Anthropic type, a bare HTTP status), never unboundedly.
+ERROR_TYPES: Final[tuple[str, ...]] = (
+    *STATUS_OF_ERROR_TYPE,
+    "conflict_error",
+    "timeout",
+    "connection_error",
+    "protocol_error",
 )
+
+# "cancelled" names spans and attempts; a cancelled request is never counted as an error.
+_ERROR_TYPES: Final = Vocabulary((*ERROR_TYPES, "cancelled"))
 
 
 def _http_status(status: int | None) -> str | None:

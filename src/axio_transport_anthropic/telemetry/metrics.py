@@ -21,7 +21,7 @@ from ..decoder import STOP_REASONS, TokenCounts
 from ..models import cost_usd
 from ..retry import header_number
 from .instruments import ModelSeries, OtelInstruments, prom_instruments
-from .labels import OTHER, Vocabulary, attempt_status, error_type
+from .labels import OTHER, RETRY_REASONS, Vocabulary, attempt_status, error_type
 from .lifecycle import AttemptReport, Outcome, RequestInfo, ResponseReport
 
 if TYPE_CHECKING:
@@ -31,9 +31,8 @@ __all__ = ["Metrics", "attempt_status", "error_type"]
 
 _PROVIDER: Final = "anthropic"
 _NO_USAGE: Final = TokenCounts()
-_RETRY_REASONS: Final = Vocabulary(
-    ("rate_limited", "overloaded", "server_error", "timeout", "connection_error", "conflict", "error"), extra=0
-)
+#: ``error``: a retried failure the retry rules gave no reason; not pre-created, it should never be seen.
+_RETRY_REASONS: Final = Vocabulary((*RETRY_REASONS, "error"), extra=0)
 _STOP_REASONS: Final = Vocabulary(STOP_REASONS)
 #: ``anthropic-ratelimit-{name}-{limit,remaining}`` headers and the resource label each one feeds.
 _RATELIMIT_HEADERS: Final = tuple(
