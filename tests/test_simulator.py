@@ -669,3 +669,79 @@ def test_command_serves_until_sigint() -> None:
     assert process.returncode == 0, err
     assert "Simulator stopped." in out
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        (["requests"], "'requests' is not NAME=COUNT"),
+        (["bananas=5"], "unknown rate limit 'bananas' in 'bananas=5'"),
+        (["requests=lots"], "'lots' in 'requests=lots' is not a whole number"),
+        (["requests=2.5"], "'2.5' in 'requests=2.5' is not a whole number"),
+        (["tokens=0"], "'tokens=0': a limit must be a positive whole number"),
+        (["input_tokens=-40"], "'input_tokens=-40': a limit must be a positive whole number"),
+        (["requests=60,,tokens=5"], "an empty entry in 'requests=60,,tokens=5'"),
+        (["requests=60,output_tokens=x"], "'x' in 'output_tokens=x' is not a whole number"),
+        (["requests=60", "requests=70"], "'requests' is given more than once"),
+        (["input-tokens=60,input_tokens=70"], "'input_tokens' is given more than once"),
+    ],
+)
+def test_command_rejects_bad_rate_limits(given: list[str], named: str) -> None:
+    args = [arg for value in given for arg in ("--rate-limit", value)]
+    result = CliRunner().invoke(simulate, ["--port", "0", *args])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--rate-limit'" in result.output
+    assert named in result.output
+    assert "Traceback" not in result.output
+
+
+def test_command_documents_rate_limits() -> None:
+    result = CliRunner().invoke(simulate, ["--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())  # the help wraps anywhere
+    assert "--rate-limit NAME=COUNT" in text
+    for default in ("requests (4,000)", "tokens (2,000,000)", "input_tokens (1,600,000)", "output_tokens (400,000)"):
+        assert default in text
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_command_serves_the_rate_limits_it_is_given(session: aiohttp.ClientSession) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "axio_transport_anthropic.simulator",
+        "--port",
+        "0",
+        "--quiet",
+        "--rate-limit",
+        "requests=2",
+        "--rate-limit",
+        "input-tokens=5000,output_tokens=3000",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        lines = [(await asyncio.wait_for(process.stdout.readline(), 10)).decode() for _ in range(4)]
+        base_url = lines[0].split("listening on ")[1].split()[0]
+        assert lines[3].startswith("Rate limits per minute: requests 2, tokens 2,000,000, input_tokens 5,000,")
+        seen = []
+        for _ in range(3):
+            async with session.post(f"{base_url}/messages", json=request_body(), headers=HEADERS) as resp:
+                await resp.read()
+                seen.append((resp.status, resp.headers))
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.communicate(), 10)
+    assert [status for status, _ in seen] == [200, 200, 429]
+    first, second = seen[0][1], seen[1][1]
+    assert first["anthropic-ratelimit-requests-limit"] == "2"
+    assert first["anthropic-ratelimit-input-tokens-limit"] == "5000"
+    assert first["anthropic-ratelimit-output-tokens-limit"] == "3000"
+    assert first["anthropic-ratelimit-tokens-limit"] == "2000000"
+    assert [first["anthropic-ratelimit-requests-remaining"], second["anthropic-ratelimit-requests-remaining"]] == [
+        "1",
+        "0",
+    ]
+    assert process.returncode == 0

@@ -5,18 +5,52 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import signal
+from collections.abc import Mapping, Sequence
+from typing import Final
 
 import click
 
 from .chunking import CHUNKINGS, Chunking
 from .faults import FaultProfile
+from .ratelimit import DEFAULT_RATE_LIMITS
 from .server import Simulator
 
 __all__ = ["simulate"]
 
 #: Long-running servers keep only recent requests so memory stays flat under load.
 _KEEP_REQUESTS = 1000
+#: Each bucket's default, spelled as the option takes it (underscores, like the metrics' ``resource``).
+_DEFAULT_LIMITS: Final = {name.replace("-", "_"): limit for name, limit in DEFAULT_RATE_LIMITS.items()}
+_LIMIT_NAMES: Final = tuple(_DEFAULT_LIMITS)
+_LIMITS_HELP: Final = ", ".join(f"{name} ({limit:,})" for name, limit in _DEFAULT_LIMITS.items())
+_WHOLE_NUMBER: Final = re.compile(r"[+-]?[0-9]+")
+
+
+def _rate_limits(ctx: click.Context, param: click.Parameter, given: Sequence[str]) -> dict[str, int]:
+    """``--rate-limit NAME=COUNT[,NAME=COUNT...]``, repeatable: per-minute limits, positive whole numbers."""
+    limits: dict[str, int] = {}
+    for value in given:
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                raise click.BadParameter(f"an empty entry in {value!r}", ctx, param)
+            name, sep, count = (piece.strip() for piece in part.partition("="))
+            if not sep or not name or not count:
+                raise click.BadParameter(f"{part!r} is not NAME=COUNT (e.g. requests=60)", ctx, param)
+            key = name.replace("-", "_")
+            if key not in _LIMIT_NAMES:
+                known = ", ".join(_LIMIT_NAMES)
+                raise click.BadParameter(f"unknown rate limit {name!r} in {part!r}; known: {known}", ctx, param)
+            if key in limits:
+                raise click.BadParameter(f"{key!r} is given more than once", ctx, param)
+            if not _WHOLE_NUMBER.fullmatch(count):
+                raise click.BadParameter(f"{count!r} in {part!r} is not a whole number", ctx, param)
+            if int(count) < 1:
+                raise click.BadParameter(f"{part!r}: a limit must be a positive whole number (per minute)", ctx, param)
+            limits[key] = int(count)
+    return limits
 
 
 @click.command("simulate")
@@ -30,6 +64,19 @@ _KEEP_REQUESTS = 1000
 @click.option("--first-byte-delay", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Seconds.")
 @click.option("--token-delay", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Seconds.")
 @click.option("--chunking", type=click.Choice(CHUNKINGS), default="event", show_default=True)
+@click.option(
+    "--rate-limit",
+    "rate_limits",
+    multiple=True,
+    metavar="NAME=COUNT",
+    callback=_rate_limits,
+    help=(
+        "Per-minute rate limit of one bucket, as NAME=COUNT; repeat it or separate with commas "
+        f"(requests=60,input_tokens=40000). Buckets and defaults: {_LIMITS_HELP}. Answered requests "
+        "drain the buckets, anthropic-ratelimit-* headers report them and a request that does not "
+        "fit gets a 429 with retry-after."
+    ),
+)
 @click.option("--quiet", is_flag=True, help="Do not log each request.")
 def simulate(
     host: str,
@@ -40,6 +87,7 @@ def simulate(
     first_byte_delay: float,
     token_delay: float,
     chunking: Chunking,
+    rate_limits: dict[str, int],
     quiet: bool,
 ) -> None:
     """Serve an Anthropic-compatible Messages API with scripted faults."""
@@ -54,13 +102,14 @@ def simulate(
         chunking=chunking,
         host=host,
         port=port,
+        rate_limits=rate_limits,
         keep_requests=_KEEP_REQUESTS,
     )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(simulator, profile, api_key))
+        asyncio.run(_serve(simulator, profile, api_key, rate_limits))
 
 
-async def _serve(simulator: Simulator, profile: str, api_key: str | None) -> None:
+async def _serve(simulator: Simulator, profile: str, api_key: str | None, limits: Mapping[str, int]) -> None:
     try:
         await simulator.start()
     except OSError as exc:
@@ -69,6 +118,9 @@ async def _serve(simulator: Simulator, profile: str, api_key: str | None) -> Non
         click.echo(f"Anthropic simulator listening on {simulator.base_url} (profile: {profile})")
         click.echo(f"  export ANTHROPIC_BASE_URL={simulator.base_url}")
         click.echo(f"  export ANTHROPIC_API_KEY={api_key or 'sk-sim-any-key'}")
+        if limits:
+            shown = ", ".join(f"{name} {count:,}" for name, count in {**_DEFAULT_LIMITS, **limits}.items())
+            click.echo(f"Rate limits per minute: {shown}")
         click.echo("Press Ctrl-C to stop.")
         await _until_signalled()
     finally:
