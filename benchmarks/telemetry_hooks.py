@@ -15,6 +15,8 @@ import argparse
 import logging
 import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -79,8 +81,16 @@ def measure(sinks: str, provider: TracerProvider, rounds: int = 7, per_round: in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processor", choices=("batch", "simple"), default="batch")
-    parser.add_argument("--sinks", default=None, help=f"one of {', '.join(COMBINATIONS)} (default: all of them)")
+    parser.add_argument("--sinks", default=None, help=f"one of {', '.join(COMBINATIONS)} (default: each in turn)")
+    parser.add_argument("--row", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.sinks is None:
+        # Each combination in a fresh process: in one process, later ones run warmer than earlier.
+        print(f"| sinks ({args.processor} span processor) | µs per request |\n|---|---:|", flush=True)
+        for sinks in COMBINATIONS:
+            argv = [sys.executable, __file__, "--processor", args.processor, "--sinks", sinks, "--row"]
+            subprocess.run(argv, check=True)
+        return
     provider = TracerProvider()
     processor = BatchSpanProcessor(_Drop()) if args.processor == "batch" else SimpleSpanProcessor(_Drop())
     provider.add_span_processor(processor)
@@ -93,9 +103,9 @@ def main() -> None:
             log_stream=devnull,
         )
         try:
-            print(f"| sinks ({args.processor} span processor) | µs per request |\n|---|---:|")
-            for sinks in [args.sinks] if args.sinks else COMBINATIONS:
-                print(f"| {sinks} | {measure(sinks, provider):.1f} |", flush=True)
+            if not args.row:
+                print(f"| sinks ({args.processor} span processor) | µs per request |\n|---|---:|")
+            print(f"| {args.sinks} | {measure(args.sinks, provider):.1f} |", flush=True)
         finally:
             handle.shutdown()
             provider.shutdown()
