@@ -93,6 +93,10 @@ REGIME_NOTES: Final = {
 #: Stream lengths of the memory measurement; the longest is past aiohttp's read window many times over.
 MEMORY_DELTAS: Final = (1000, 10_000, 100_000)
 QUICK_MEMORY_DELTAS: Final = (1000, 10_000)
+#: At wire speed a long answer outruns the client and arrives in 256 KiB socket reads; at a pace
+#: (far faster than any model's) every read is small. Memory is measured both ways.
+PACED_DELAY: Final = 0.0002
+PACED_DELTAS: Final = (1000, 10_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,11 +301,14 @@ def prepare_keys(plan: Sequence[Workload]) -> list[str]:
 
 
 @contextmanager
-def simulator(logs: Path, plan: Sequence[Workload]) -> Iterator[tuple[dict[str, str], subprocess.Popen[str]]]:
+def simulator(
+    logs: Path, plan: Sequence[Workload], token_delay: float = 0.0
+) -> Iterator[tuple[dict[str, str], subprocess.Popen[str]]]:
     """The simulator process; yields its base URLs by regime (``live``, ``replay``) and the process."""
-    with (logs / "simulator.log").open("w") as stderr:
+    with (logs / f"simulator-{token_delay:g}.log").open("w") as stderr:
+        argv = [sys.executable, str(HERE / "compare_sim.py"), "--prepare", ",".join(prepare_keys(plan))]
         proc = subprocess.Popen(
-            [sys.executable, str(HERE / "compare_sim.py"), "--prepare", ",".join(prepare_keys(plan))],
+            [*argv, "--token-delay", f"{token_delay:g}"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,
@@ -311,7 +318,7 @@ def simulator(logs: Path, plan: Sequence[Workload]) -> Iterator[tuple[dict[str, 
             assert proc.stdout is not None
             line = proc.stdout.readline()
             if not line.startswith("READY "):
-                raise RuntimeError(f"the simulator did not start; see {logs / 'simulator.log'}")
+                raise RuntimeError(f"the simulator did not start; see {stderr.name}")
             _, live, replay = line.split()
             yield {"live": live, "replay": replay}, proc
         finally:
@@ -428,7 +435,7 @@ def run_workload(workload: Workload, procs: dict[str, Proc], url: str, versions:
     return cells
 
 
-def measure_memory(url: str, logs: Path, sizes: Sequence[int]) -> dict[str, Any]:
+def measure_memory(url: str, logs: Path, sizes: Sequence[int], regime: str = "live") -> dict[str, Any]:
     """tracemalloc peaks: this transport (telemetry off) keeping or dropping the text, and the raw read.
 
     Each in a fresh process; ``max_tokens`` is raised so that the longest answer is not cut at the
@@ -450,10 +457,10 @@ def measure_memory(url: str, logs: Path, sizes: Sequence[int]) -> dict[str, Any]
             proc.ask("close")
         finally:
             proc.stop()
-    return {"sizes": list(sizes), "runs": runs, "checks": memory_checks(runs, sizes)}
+    return {"sizes": list(sizes), "runs": runs, "checks": memory_checks(runs, sizes, regime)}
 
 
-def memory_checks(runs: dict[str, Any], sizes: Sequence[int]) -> list[dict[str, Any]]:
+def memory_checks(runs: dict[str, Any], sizes: Sequence[int], regime: str = "live") -> list[dict[str, Any]]:
     """The target as stated (10k ≤ 1k + its text), and the same from 10k to each longer stream."""
     checks = []
     for small, large in itertools.pairwise(sizes):
@@ -461,7 +468,7 @@ def memory_checks(runs: dict[str, Any], sizes: Sequence[int]) -> list[dict[str, 
         bound = low["peak_bytes"] + high["text_bytes"]
         checks.append(
             {
-                "regime": "live",
+                "regime": regime,
                 "workload": "memory",
                 "target": f"peak({large:,} deltas) ≤ peak({small:,} deltas) + the {large:,}-delta text",
                 "value": f"{high['peak_bytes'] / 1024:,.0f} KiB vs {bound / 1024:,.0f} KiB",
@@ -771,9 +778,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             sizes = QUICK_MEMORY_DELTAS if args.quick else MEMORY_DELTAS
             print(f"memory: tracemalloc around one stream of {', '.join(f'{n:,}' for n in sizes)} deltas", flush=True)
             memory = measure_memory(urls["live"], logs, sizes)
+            # The same at a model's pace: the client keeps up, so no socket read piles up.
+            print(f"memory, paced ({PACED_DELAY * 1e3:g} ms a delta): {', '.join(f'{n:,}' for n in PACED_DELTAS)}")
+            with simulator(logs, (), token_delay=PACED_DELAY) as (paced_urls, _):
+                memory["paced"] = measure_memory(paced_urls["live"], logs, PACED_DELTAS, regime="paced")
     elapsed = time.perf_counter() - started
     checks = [check for regime in regimes for check in targets(regime, results[regime])]
-    checks += memory["checks"] if memory is not None else []
+    checks += memory["checks"] + memory["paced"]["checks"] if memory is not None else []
     report = {
         "mode": "quick" if args.quick else "full",
         "elapsed_s": elapsed,
@@ -791,6 +802,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"\n### {regime}: {REGIME_NOTES[regime]}\n\n{table(results[regime])}")
     if memory is not None:
         print(f"\n### memory (tracemalloc peak, live simulator)\n\n{memory_table(memory)}")
+        print(f"\n### memory, paced ({PACED_DELAY * 1e3:g} ms a delta)\n\n{memory_table(memory['paced'])}")
     print("\n### targets\n\n| regime | workload | target | value | |\n|---|---|---|---:|---|")
     for item in checks:
         verdict = "pass" if item["pass"] else "MISS"

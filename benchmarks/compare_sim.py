@@ -187,10 +187,10 @@ class Replay:
             writer.close()
 
 
-async def serve(port: int, prepare: list[str]) -> None:
+async def serve(port: int, prepare: list[str], token_delay: float = 0.0) -> None:
     _install()
     simulator = Simulator(
-        token_delay=0.0, chunking="event", port=port, rate_limits=UNLIMITED, keep_requests=100, profile=None
+        token_delay=token_delay, chunking="event", port=port, rate_limits=UNLIMITED, keep_requests=100, profile=None
     )
     async with simulator as sim:
         replay = Replay(sim.port)
@@ -207,8 +207,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=0, help="of the live simulator; 0 picks a free port")
     parser.add_argument("--prepare", default="", help="comma-separated bench:SHAPE:N answers to record at start")
+    parser.add_argument(
+        "--token-delay", type=float, default=0.0, help="the live simulator's pause before each delta (0: wire speed)"
+    )
     args = parser.parse_args()
-    asyncio.run(serve(args.port, [key for key in args.prepare.split(",") if key]))
+    asyncio.run(serve(args.port, [key for key in args.prepare.split(",") if key], args.token_delay))
 
 
 if __name__ == "__main__":
