@@ -123,7 +123,9 @@ def setup(
             endpoint = traces_to or (metrics_to if meter_provider is not None else None)
             url = _serve_metrics(metrics_port, metrics_addr, served, undo) if metrics_port is not None else None
             if configure_logging:
-                _configure_logging(log_format, log_level, log_stream or sys.stderr, undo)
+                from .log_setup import install_logging
+
+                install_logging(log_format, log_level, log_stream or sys.stderr, undo)
         except BaseException:
             _run(undo)
             raise
@@ -232,66 +234,3 @@ def _serve_metrics(port: int, addr: str, registry: CollectorRegistry, undo: list
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{server.server_port}/metrics"
-
-
-def _configure_logging(
-    log_format: Literal["json", "console"], level: int | str, stream: TextIO, undo: list[Callable[[], None]]
-) -> None:
-    """structlog through stdlib logging, so both the host's stdlib loggers and structlog events
-    come out of one handler, rendered the same way, with trace ids."""
-    import structlog
-
-    from .logs import add_trace_context
-
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_logger_name,
-        structlog.stdlib.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        add_trace_context,
-    ]
-    renderer: list[Any]
-    if log_format == "json":
-        renderer = [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
-    else:
-        renderer = [structlog.dev.ConsoleRenderer(colors=stream.isatty())]
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer],
-    )
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(formatter)
-    root = logging.getLogger()
-    previous_level = root.level
-    root.addHandler(handler)
-    root.setLevel(level)
-
-    def restore_stdlib() -> None:
-        root.removeHandler(handler)
-        root.setLevel(previous_level)
-
-    undo.append(restore_stdlib)
-
-    was_configured = structlog.is_configured()
-    previous = structlog.get_config()
-    structlog.configure(
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *shared,
-            structlog.stdlib.PositionalArgumentsFormatter(),
-            structlog.processors.StackInfoRenderer(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        # Not cached, so that shutdown() really puts the previous configuration back.
-        cache_logger_on_first_use=False,
-    )
-
-    def restore_structlog() -> None:
-        if was_configured:
-            structlog.configure(**previous)
-        else:
-            structlog.reset_defaults()
-
-    undo.append(restore_structlog)
