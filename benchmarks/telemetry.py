@@ -1,119 +1,199 @@
-"""What telemetry costs: one 1,000-delta answer streamed from the in-process simulator, off vs on.
+"""What telemetry costs per stream: each sink against ``telemetry=None``, paired stream by stream.
 
-Run: .venv/bin/python benchmarks/telemetry.py  (CPU time, best of several rounds, same process)
+Run: .venv/bin/python benchmarks/telemetry.py [--streams N] [--instructions]
 
-"off" is ``telemetry=None``; "on" is an SDK tracer provider (in-memory exporter), an SDK meter
-provider (in-memory reader), a fresh Prometheus registry and logs at INFO into a null handler.
-The simulator serves from the same event loop, so its CPU is in both columns: the percentages
-understate the overhead relative to the client alone.
+The answers come from ``compare_sim.py``'s replay server in another process (recorded answers
+written at wire speed), so only the client's CPU is counted. One process holds a transport per
+variant on one ``aiohttp`` session and streams with each in turn, in rotating order, timing each
+stream's thread CPU: a variant's cost is the median over streams of its difference from the
+``off`` stream next to it, which a noisy neighbour slows alike. "all" is the benchmark's full
+telemetry: an SDK tracer with a ``BatchSpanProcessor`` (to an exporter that drops), a fresh
+Prometheus registry and ``telemetry.setup()``'s JSON logs at INFO to ``/dev/null``.
+
+Two answer sizes: 10 text deltas (the cost with the telemetry code still in the CPU caches) and
+1,000 (after decoding 110 KB, which evicts it: the same work costs about twice as much).
+``--instructions`` also counts instructions with callgrind (valgrind), which no neighbour moves:
+per 1,000-delta stream, the difference between runs of 0 and ``INSTRUCTION_STREAMS`` streams.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import gc
 import logging
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Final
 
 import aiohttp
 from axio.blocks import TextBlock
-from axio.events import TextDelta
 from axio.messages import Message
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from prometheus_client import CollectorRegistry
 
-from axio_transport_anthropic import AnthropicTransport
-from axio_transport_anthropic.simulator import Reply, Simulator
+from axio_transport_anthropic import AnthropicTransport, telemetry
 from axio_transport_anthropic.telemetry import TelemetryConfig
-from axio_transport_anthropic.telemetry.logs import LOGGER_NAME
 
-DELTAS: Final = 1000
-#: The simulator sends two words per text delta.
-WORDS: Final = 2 * DELTAS
-STREAMS_PER_ROUND: Final = 5
-ROUNDS: Final = 20
-KEY: Final = "sk-ant-bench"
-MESSAGES: Final = [Message(role="user", content=[TextBlock(text="Tell me a long story.")])]
-VARIANTS: Final = ("off", "traces", "metrics", "logs", "all")
+HERE: Final = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from compare import Workload, simulator  # noqa: E402
+from compare_sim import ask  # noqa: E402
+
+KEY: Final = "sk-ant-bench-0000"
+VARIANTS: Final = ("none", "traces", "metrics", "logs", "all")
+SIZES: Final = (10, 1000)
+INSTRUCTION_STREAMS: Final = 20
 
 
-def _config(name: str, spans: InMemorySpanExporter) -> TelemetryConfig | None:
-    if name == "off":
+class _Drop(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def _config(variant: str, provider: TracerProvider) -> TelemetryConfig | None:
+    if variant == "off":
         return None
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
     return TelemetryConfig(
-        tracer_provider=tracer_provider,
-        meter_provider=MeterProvider(metric_readers=[InMemoryMetricReader()]),
+        tracer_provider=provider,
         registry=CollectorRegistry(),
-        traces=name in ("traces", "all"),
-        metrics=name in ("metrics", "all"),
-        logs=name in ("logs", "all"),
+        traces=variant in ("traces", "all"),
+        metrics=variant in ("metrics", "all"),
+        logs=variant in ("logs", "all"),
     )
 
 
-async def _stream(transport: AnthropicTransport) -> int:
-    deltas = 0
-    async for event in transport.stream(MESSAGES, [], ""):
-        if type(event) is TextDelta:
-            deltas += 1
-    return deltas
+def _messages(deltas: int) -> list[Message]:
+    return [Message(role="user", content=[TextBlock(text=ask("text", deltas))])]
 
 
-async def _best(transports: dict[str, AnthropicTransport]) -> dict[str, float]:
-    best = dict.fromkeys(transports, float("inf"))
-    for _ in range(ROUNDS):
-        # Interleaved, so drift (thermal, other load) hits every variant alike.
-        for name, transport in transports.items():
-            gc.collect()
-            start = time.process_time()
-            for _ in range(STREAMS_PER_ROUND):
-                await _stream(transport)
-            best[name] = min(best[name], (time.process_time() - start) / STREAMS_PER_ROUND)
-    return best
+async def _one(transport: AnthropicTransport, messages: list[Message]) -> float:
+    started = time.thread_time()
+    async for _ in transport.stream(messages, [], ""):
+        pass
+    return time.thread_time() - started
 
 
-async def _run() -> dict[str, float]:
-    spans = InMemorySpanExporter()
-    answers = len(VARIANTS) * (1 + ROUNDS * STREAMS_PER_ROUND)
-    # Limits out of reach: a 429 and its retry would land in some rounds and not others.
-    unlimited = dict.fromkeys(("requests", "tokens", "input_tokens", "output_tokens"), 10**12)
-    # A token delay, however small, makes each delta its own network read, as on the real API:
-    # without it the whole answer arrives in one read and per-chunk telemetry is never exercised.
-    simulator = Simulator(api_key=KEY, rate_limits=unlimited, token_delay=1e-6)
-    simulator.enqueue(*[Reply.text(" ".join(f"word{i}" for i in range(WORDS)))] * answers)
-    async with simulator as sim, aiohttp.ClientSession() as session:
-        url = sim.base_url
+async def _paired(url: str, variants: Sequence[str], streams: int) -> dict[int, dict[str, list[float]]]:
+    """Thread CPU seconds of each stream, by answer size and variant, the variants taking turns."""
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(_Drop()))
+    cpu: dict[int, dict[str, list[float]]] = {}
+    async with aiohttp.ClientSession() as session:
         transports = {
-            name: AnthropicTransport(api_key=KEY, base_url=url, session=session, telemetry=_config(name, spans))
-            for name in VARIANTS
+            name: AnthropicTransport(api_key=KEY, base_url=url, session=session, telemetry=_config(name, provider))
+            for name in ("off", *variants)
         }
-        for transport in transports.values():
-            deltas = await _stream(transport)  # warm-up, and the check
-            assert deltas == DELTAS, f"expected {DELTAS} text deltas, got {deltas}"
-        best = await _best(transports)
-        assert len(sim.requests) == answers and all(r.fault is None for r in sim.requests), "one attempt each"
-    assert spans.get_finished_spans(), "the tracer recorded nothing"
-    return best
+        order = list(transports.items())
+        for deltas in SIZES:
+            messages = _messages(deltas)
+            for _, transport in order:  # warm: connections, first-use caches, metric children
+                for _ in range(5):
+                    await _one(transport, messages)
+            times: dict[str, list[float]] = {name: [] for name in transports}
+            for i in range(streams):
+                shift = i % len(order)
+                for name, transport in order[shift:] + order[:shift]:
+                    times[name].append(await _one(transport, messages))
+            cpu[deltas] = times
+    provider.shutdown()
+    return cpu
+
+
+def _instructions(url: str, variant: str, streams: int) -> int:
+    """Instructions the client executes for ``streams`` 1,000-delta streams (plus start-up)."""
+    argv = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        __file__,
+        "--child",
+        variant,
+        "--url",
+        url,
+        "--streams",
+        str(streams),
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"callgrind printed no count: {done.stderr[-500:]}")
+    return int(found.group(1))
+
+
+async def _child(url: str, variant: str, streams: int) -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(_Drop()))
+    messages = _messages(1000)
+    async with aiohttp.ClientSession() as session:
+        transport = AnthropicTransport(api_key=KEY, base_url=url, session=session, telemetry=_config(variant, provider))
+        for _ in range(2 + streams):
+            await _one(transport, messages)
+    provider.shutdown()
+
+
+def _report(cpu: dict[int, dict[str, list[float]]], variants: Sequence[str]) -> None:
+    for deltas, times in cpu.items():
+        off = times["off"]
+        median = statistics.median(off) * 1e3
+        print(f"\n{deltas:,} text deltas a stream, {len(off)} streams each; off: {median:.3f} ms\n")
+        print("| telemetry | µs per stream (median paired difference) | ratio to off (median) |\n|---|---:|---:|")
+        for name in variants:
+            diffs = [(a - b) * 1e6 for a, b in zip(times[name], off, strict=True)]
+            ratios = [a / b for a, b in zip(times[name], off, strict=True)]
+            print(f"| {name} | {statistics.median(diffs):+.0f} | {statistics.median(ratios):.3f}× |")
 
 
 def main() -> None:
-    stdlib = logging.getLogger(LOGGER_NAME)
-    stdlib.addHandler(logging.NullHandler())
-    stdlib.setLevel(logging.INFO)
-    stdlib.propagate = False
-    best = asyncio.run(_run())
-    off = best["off"]
-    print(f"{DELTAS:,} text deltas per answer; CPU ms per answer, best of {ROUNDS} rounds of {STREAMS_PER_ROUND}\n")
-    print("| telemetry | off ms | on ms | overhead % |")
-    print("|---|---:|---:|---:|")
-    for name in VARIANTS[1:]:
-        print(f"| {name} | {off * 1000:.2f} | {best[name] * 1000:.2f} | {(best[name] / off - 1) * 100:+.1f} |")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=int, default=300, help="streams per variant and size (default 300)")
+    parser.add_argument("--instructions", action="store_true", help="also count instructions with callgrind")
+    parser.add_argument("--child", choices=("off", *VARIANTS), help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - the log stream, open for the process's life
+    handle = telemetry.setup(
+        metrics_port=None, registry=CollectorRegistry(), log_format="json", log_level=logging.INFO, log_stream=devnull
+    )
+    try:
+        if args.child:
+            asyncio.run(_child(args.url, args.child, args.streams))
+            return
+        plan = [Workload(f"text-{n}", "", "text", n) for n in SIZES]
+        with tempfile.TemporaryDirectory() as logs, simulator(Path(logs), plan) as (urls, _):
+            started = time.perf_counter()
+            cpu = asyncio.run(_paired(urls["replay"], VARIANTS, args.streams))
+            print(f"paired in one process, {time.perf_counter() - started:.0f} s; thread CPU per stream")
+            _report(cpu, VARIANTS)
+            if args.instructions:
+                _print_instructions(urls["replay"])
+    finally:
+        handle.shutdown()
+        devnull.close()
+
+
+def _print_instructions(url: str) -> None:
+    if shutil.which("valgrind") is None:
+        print("\n--instructions: valgrind is not installed (apt install valgrind)")
+        return
+    print(f"\ninstructions per 1,000-delta stream (callgrind; runs of 0 and {INSTRUCTION_STREAMS} streams)\n")
+    print("| telemetry | instructions per stream | vs off |\n|---|---:|---:|")
+    per: dict[str, float] = {}
+    for variant in ("off", "all"):
+        counts: list[int] = [_instructions(url, variant, n) for n in (0, INSTRUCTION_STREAMS)]
+        per[variant] = (counts[1] - counts[0]) / INSTRUCTION_STREAMS
+        print(f"| {variant} | {per[variant] / 1e6:.2f} M | {per[variant] / per['off']:.3f}× |", flush=True)
 
 
 if __name__ == "__main__":
