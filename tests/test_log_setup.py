@@ -94,3 +94,20 @@ def test_a_failing_log_stream_never_fails_the_caller(capsys: pytest.CaptureFixtu
         handle.shutdown()
         structlog.reset_defaults()
     assert "the log stream is gone" in capsys.readouterr().err  # reported as stdlib handlers do
+
+
+class _Shaped:
+    def __structlog__(self) -> dict[str, int]:
+        return {"rows": 3}
+
+
+class _Opaque:
+    def __repr__(self) -> str:
+        return "<opaque>"
+
+
+def test_values_json_cannot_hold_render_as_structlog_renders_them(logs: tuple[io.StringIO, TelemetryHandle]) -> None:
+    stream, _ = logs
+    structlog.get_logger("host.app").info("values", shaped=_Shaped(), opaque=_Opaque(), text="é")
+    (line,) = _lines(stream)
+    assert (line["shaped"], line["opaque"], line["text"]) == ({"rows": 3}, "<opaque>", "é")

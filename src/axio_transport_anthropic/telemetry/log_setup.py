@@ -7,9 +7,10 @@ Imported by ``setup()`` only when it configures logging.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Callable
-from typing import Any, Literal, TextIO
+from typing import Any, Final, Literal, TextIO
 
 import structlog
 
@@ -34,7 +35,7 @@ def install_logging(
     ]
     renderer: list[Any]
     if log_format == "json":
-        renderer = [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+        renderer = [structlog.processors.format_exc_info, structlog.processors.JSONRenderer(_json)]
     else:
         renderer = [structlog.dev.ConsoleRenderer(colors=stream.isatty())]
     formatter = structlog.stdlib.ProcessorFormatter(
@@ -55,6 +56,17 @@ def install_logging(
     undo.append(restore_stdlib)
 
     named = structlog.stdlib.LoggerFactory()
+    writers: dict[str, _LineWriter] = {}
+
+    def writer(*args: Any) -> _LineWriter:
+        # By name, once: stdlib's getLogger takes its module lock on every call.
+        if not args or not isinstance(args[0], str):
+            return _LineWriter(handler, named(*args))
+        found = writers.get(args[0])
+        if found is None:
+            found = writers[args[0]] = _LineWriter(handler, named(*args))
+        return found
+
     was_configured = structlog.is_configured()
     previous = structlog.get_config()
     structlog.configure(
@@ -65,7 +77,7 @@ def install_logging(
             structlog.processors.StackInfoRenderer(),
             *renderer,
         ],
-        logger_factory=lambda *args: _LineWriter(handler, named(*args)),
+        logger_factory=writer,
         wrapper_class=structlog.stdlib.BoundLogger,
         # Not cached, so that shutdown() really puts the previous configuration back.
         cache_logger_on_first_use=False,
@@ -78,6 +90,22 @@ def install_logging(
             structlog.reset_defaults()
 
     undo.append(restore_structlog)
+
+
+def _fallback(value: Any) -> Any:
+    # As structlog's own JSONRenderer: an object's __structlog__(), else its repr.
+    try:
+        return value.__structlog__()
+    except AttributeError:
+        return repr(value)
+
+
+_ENCODER: Final = json.JSONEncoder(default=_fallback)
+
+
+def _json(event: Any, **_: Any) -> str:
+    """JSON of one event, with one encoder for the process (``json.dumps`` builds one per call)."""
+    return _ENCODER.encode(event)
 
 
 class _LineWriter:
