@@ -491,7 +491,7 @@ def _ms(seconds: float) -> str:
 def summarise(workload: Workload, cells: dict[str, Cell]) -> dict[str, Any]:
     floor = cells.get("parse-floor")
     events = floor.per_stream.get("sse_events", 0) if floor is not None else 0
-    floor_median = statistics.median(floor.cpu_per_stream()) if floor is not None and floor.cpu_s else None
+    floor_rounds = floor.cpu_per_stream() if floor is not None and floor.cpu_s else None
     raw = cells.get("raw-read")
     raw_median = statistics.median(raw.cpu_per_stream()) if raw is not None and raw.cpu_s else None
     rows: dict[str, Any] = {}
@@ -507,7 +507,8 @@ def summarise(workload: Workload, cells: dict[str, Cell]) -> dict[str, Any]:
             "min_ms": min(per_stream) * 1e3,
             "max_ms": max(per_stream) * 1e3,
             "us_per_event": median / events * 1e6 if events else None,
-            "x_parse_floor": median / floor_median if floor_median else None,
+            # Paired by round, as the targets are: steadier than a ratio of medians on a shared machine.
+            "x_parse_floor": paired_ratio(per_stream, floor_rounds) if floor_rounds else None,
             "x_raw_read": median / raw_median if raw_median else None,
             "wall_ms_per_repeat_median": statistics.median(cell.wall_s) * 1e3,
             "waits_per_1k_events": statistics.median(cell.waits) / (events * cell.streams_per_repeat) * 1e3
@@ -523,9 +524,16 @@ def summarise(workload: Workload, cells: dict[str, Cell]) -> dict[str, Any]:
     return {**asdict(workload), "sse_events_per_stream": events, "clients": rows}
 
 
+def paired_ratio(mine: Sequence[float], theirs: Sequence[float]) -> float:
+    """The median of same-round ratios; the ratio of medians if the rounds do not line up."""
+    if len(mine) != len(theirs):
+        return float(statistics.median(mine) / statistics.median(theirs))
+    return float(statistics.median([a / b for a, b in zip(mine, theirs, strict=True)]))
+
+
 def table(results: dict[str, Any]) -> str:
     lines = [
-        "| workload | client | CPU ms / stream, median | min–max | µs / event | × parse floor "
+        "| workload | client | CPU ms / stream, median | min–max | µs / event | × parse floor (same round) "
         "| waits / 1k events | wall s / repeat |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
