@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from verify.promapi import free_port
 
 WORKER = Path(__file__).parent / "scripts" / "prometheus_worker.py"
 CALLS = 30
@@ -49,13 +49,6 @@ def find_prometheus() -> str:
             pytest.fail(f"{reason}, and CI must run this test")
         pytest.skip(reason)
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float, proc: subprocess.Popen[bytes] | None = None) -> Any:
