@@ -293,6 +293,17 @@ def _no_data(canvas: Canvas, left: float, top: float, width: float, height: floa
     canvas.text(left + width / 2, top + height / 2, "No data", fontsize=10, color=DIM, ha="center", va="center")
 
 
+def _framed(canvas: Canvas, box: Box, lines: Sequence[Line]) -> tuple[float, float, float, float, list[Line]] | None:
+    """The panel's frame (left, top, width, height) and its lines with data; ``None`` once it has
+    drawn "No data" because none has any."""
+    left, top, width, height = _panel_frame(canvas, box)
+    shown = [line for line in lines if line.finite()]
+    if not shown:
+        _no_data(canvas, left, top, width, height)
+        return None
+    return left, top, width, height, shown
+
+
 def _style_axes(ax: Axes) -> None:
     ax.set_facecolor(PANEL)
     for side, spine in ax.spines.items():
@@ -328,11 +339,10 @@ def _draw_timeseries(canvas: Canvas, box: Box, lines: Sequence[Line], data: Data
     unit = box.placed.unit
     defaults = (panel.get("fieldConfig") or {}).get("defaults") or {}
     custom = defaults.get("custom") or {}
-    left, top, width, height = _panel_frame(canvas, box)
-    if not any(line.finite() for line in lines):
-        _no_data(canvas, left, top, width, height)
+    framed = _framed(canvas, box, lines)
+    if framed is None:
         return
-    shown = [line for line in lines if line.finite()]
+    left, top, width, height, shown = framed
     # The legend: a table (name, mean, max, last) under the plot, at most ~40 % of the panel.
     rows = min(len(shown), max(1, int(height * 0.42 / LEGEND_ROW) - 1))
     legend_h = (rows + 1) * LEGEND_ROW + 0.04
@@ -410,11 +420,10 @@ def _decimals(panel: Mapping[str, Any]) -> int | None:
 def _draw_stat(canvas: Canvas, box: Box, lines: Sequence[Line], data: Data) -> None:
     assert box.placed is not None
     panel, unit = box.placed.panel, box.placed.unit
-    left, top, width, height = _panel_frame(canvas, box)
-    shown = [line for line in lines if line.finite()]
-    if not shown:
-        _no_data(canvas, left, top, width, height)
+    framed = _framed(canvas, box, lines)
+    if framed is None:
         return
+    left, top, width, height, shown = framed
     cell = width / len(shown)
     for index, line in enumerate(shown):
         value = line.last()
@@ -438,11 +447,10 @@ def _draw_gauge(canvas: Canvas, box: Box, lines: Sequence[Line]) -> None:
     panel, unit = box.placed.panel, box.placed.unit
     defaults = (panel.get("fieldConfig") or {}).get("defaults") or {}
     low, high = float(defaults.get("min", 0) or 0), float(defaults.get("max", 1) or 1)
-    left, top, width, height = _panel_frame(canvas, box)
-    shown = [line for line in lines if line.finite()]
-    if not shown:
-        _no_data(canvas, left, top, width, height)
+    framed = _framed(canvas, box, lines)
+    if framed is None:
         return
+    left, top, width, height, shown = framed
     cell = width / len(shown)
     for index, line in enumerate(shown):
         value = line.last()
