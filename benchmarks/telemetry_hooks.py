@@ -1,7 +1,7 @@
 """CPU per request of the telemetry hooks alone: no network, no decoding.
 
-Drives one request's lifecycle (start, attach, attempt, first token, ten chunks, attempt end,
-finish, detach) through ``TelemetryConfig`` with an SDK tracer (batch or simple span processor, to
+Drives one request's lifecycle (start, attempt, first token, ten chunks, attempt end,
+finish) through ``TelemetryConfig`` with an SDK tracer (batch or simple span processor, to
 an exporter that drops), a fresh Prometheus registry and ``telemetry.setup()``'s JSON logs to
 ``/dev/null``. Prints the median of 7 rounds of 3,000 requests, per sink combination::
 
@@ -41,7 +41,6 @@ class _Drop(SpanExporter):
 
 def _request(config: TelemetryConfig, info: RequestInfo, headers: dict[str, str], events: list[Any]) -> None:
     observer = config.start(info)
-    observer.attach()
     observer.attempt_started(1, {})
     observer.first_token(events)
     for _ in range(10):
@@ -49,7 +48,6 @@ def _request(config: TelemetryConfig, info: RequestInfo, headers: dict[str, str]
     observer.attempt_ended(AttemptReport(1, 200, "req_1", headers))
     counts = TokenCounts(uncached_input=10, output=100)
     observer.finished("ok", ResponseReport("msg_1", info.model.id, "end_turn", counts, 1), None)
-    observer.detach()
 
 
 def measure(sinks: str, provider: TracerProvider, rounds: int = 7, per_round: int = 3000) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.metadata
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from axio.blocks import ToolResultBlock, ToolUseBlock
 from axio.events import IterationEnd, StreamEvent, TextDelta
 from axio.messages import Message
 from axio.tool import Tool
+from opentelemetry.metrics import _internal as otel_internal
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader, Metric
 from opentelemetry.sdk.trace import TracerProvider
@@ -433,6 +435,29 @@ async def test_many_transports_and_configs_share_one_registry(
     assert Samples(reg, "claude-haiku-4-5")("axio_anthropic_requests_total", outcome="ok") == 1
     names = {family.name for family in reg.collect()}
     assert "axio_anthropic_requests" in names and len(names) == 17
+
+
+async def test_transports_without_a_meter_provider_share_one_meter_and_read_the_version_once(
+    sim: Simulator, session: aiohttp.ClientSession, reg: CollectorRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No MeterProvider set: the API keeps every proxy meter it hands out, for good."""
+    assert otel_internal._METER_PROVIDER is None, "a test left a global MeterProvider set"
+    meters = otel_internal._PROXY_METER_PROVIDER._meters
+    before = len(meters)
+    versions = 0
+    real_version = importlib.metadata.version
+
+    def version(name: str) -> str:
+        nonlocal versions
+        versions += 1
+        return real_version(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    for _ in range(50):
+        await collect(make_transport(sim, session, reg, telemetry=TelemetryConfig(registry=reg, logs=False)))
+    assert Samples(reg)("axio_anthropic_requests_total", outcome="ok") == 50
+    assert len(meters) - before <= 1, f"{len(meters) - before} proxy meters kept for 50 transports"
+    assert versions <= 1, f"the package version was looked up {versions} times"
 
 
 # ── exemplars ───────────────────────────────────────────────────────────────────────────────

@@ -19,6 +19,8 @@ from axio.models import ModelRegistry, ModelSpec
 from axio.tool import Tool
 from axio.transport import CompletionTransport
 from axio.types import Usage
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
 
 from . import settings
 from .attempt import AttemptFailed, AttemptState, Timeouts, read_attempt
@@ -90,7 +92,10 @@ class AnthropicTransport(CompletionTransport):
         return build_body(self._options(), messages, tools, system)
 
     def stream(self, messages: list[Message], tools: list[Tool[Any]], system: str) -> AsyncIterator[StreamEvent]:
-        return self._stream(messages, tools, system)
+        # The caller's context now, where the call is made: the request span's parent. The
+        # generator never makes a context current, so the caller's stays its own.
+        parent = otel_context.get_current() if self.telemetry is not None else None
+        return self._stream(messages, tools, system, parent)
 
     async def fetch_models(self) -> None:
         """Reset ``models`` to the bundled catalogue. No network: the catalogue carries prices."""
@@ -160,7 +165,9 @@ class AnthropicTransport(CompletionTransport):
             raise ConfigurationError("no API key: set ANTHROPIC_API_KEY or pass api_key= to AnthropicTransport")
         return headers
 
-    def _request_info(self, url: str, messages: list[Message], tools: list[Tool[Any]], system: str) -> RequestInfo:
+    def _request_info(
+        self, url: str, messages: list[Message], tools: list[Tool[Any]], system: str, parent: Context | None
+    ) -> RequestInfo:
         parts = urlsplit(url)
         return RequestInfo(
             model=self.model,
@@ -173,9 +180,12 @@ class AnthropicTransport(CompletionTransport):
             top_k=self.top_k,
             max_attempts=self.max_retries + 1,
             content=partial(self.build_payload, messages, tools, system),
+            parent=parent,
         )
 
-    async def _stream(self, messages: list[Message], tools: list[Tool[Any]], system: str) -> AsyncIterator[StreamEvent]:
+    async def _stream(
+        self, messages: list[Message], tools: list[Tool[Any]], system: str, parent: Context | None
+    ) -> AsyncIterator[StreamEvent]:
         body = encode_body(self.build_payload(messages, tools, system))
         headers = self._headers()
         url = f"{self.base_url.rstrip('/')}/messages"
@@ -183,8 +193,7 @@ class AnthropicTransport(CompletionTransport):
         deadline = loop.time() + self.deadline if self.deadline is not None else None
         timeouts = Timeouts(self.connect_timeout, self.first_byte_timeout, self.idle_timeout, deadline)
         telemetry = self.telemetry
-        observer = telemetry.start(self._request_info(url, messages, tools, system)) if telemetry else _SILENT
-        observer.attach()
+        observer = telemetry.start(self._request_info(url, messages, tools, system, parent)) if telemetry else _SILENT
         decoder = MessageStreamDecoder()
         attempt = 0
         outcome: Outcome = "error"
@@ -252,7 +261,6 @@ class AnthropicTransport(CompletionTransport):
             report = ResponseReport(decoder.message_id, decoder.model, decoder.stop_reason, decoder.counts, attempt)
             self.last_usage = report.counts.to_usage()
             observer.finished(outcome, report, error)
-            observer.detach()
             if own_session:
                 await session.close()
 

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import trace
+
 from .lifecycle import (
     AttemptReport,
     CompositeObserver,
@@ -25,8 +27,10 @@ from .setup import TelemetryHandle, setup
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
-    from opentelemetry.trace import TracerProvider
+    from opentelemetry.trace import SpanContext, TracerProvider
     from prometheus_client import CollectorRegistry
+
+    from .tracing import Tracing
 
 __all__ = [
     "AttemptReport",
@@ -67,27 +71,42 @@ class TelemetryConfig:
     traces: bool = True
     metrics: bool = True
     logs: bool = True
-    _sinks: tuple[Telemetry, ...] | None = field(default=None, init=False, repr=False, compare=False)
+    _sinks: tuple[Tracing | None, tuple[Telemetry, ...]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def start(self, info: RequestInfo) -> RequestObserver:
         sinks = self._sinks
         if sinks is None:
             sinks = self._sinks = self._build()
+        tracing, others = sinks
         observers: list[RequestObserver] = []
-        for sink in sinks:
+        span: SpanContext | None = None
+        if tracing is not None:
             try:
-                observers.append(sink.start(info))
+                request = tracing.start(info)
             except Exception:
                 # Telemetry must never cost the caller the request.
+                logger.warning("Telemetry sink Tracing failed to start", exc_info=True)
+            else:
+                observers.append(request)
+                span = request.span_context
+        if span is None:
+            span = trace.get_current_span(info.parent).get_span_context()
+        for sink in others:
+            try:
+                observers.append(sink.start(info, span))
+            except Exception:
                 logger.warning("Telemetry sink %s failed to start", type(sink).__name__, exc_info=True)
         return CompositeObserver(observers)
 
-    def _build(self) -> tuple[Telemetry, ...]:
-        sinks: list[Any] = []
+    def _build(self) -> tuple[Tracing | None, tuple[Telemetry, ...]]:
+        tracing = None
         if self.traces:
             from .tracing import Tracing
 
-            sinks.append(Tracing(self))
+            tracing = Tracing(self)
+        sinks: list[Any] = []
         if self.metrics:
             from .metrics import Metrics
 
@@ -96,4 +115,4 @@ class TelemetryConfig:
             from .logs import Logs
 
             sinks.append(Logs(self))
-        return tuple(sinks)
+        return tracing, tuple(sinks)

@@ -5,16 +5,18 @@ Only construction and label bookkeeping live here; what gets measured when is in
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from collections.abc import Iterable
 from typing import Final
 
 from opentelemetry.metrics import Histogram as OtelHistogram
-from opentelemetry.metrics import Meter
+from opentelemetry.metrics import Meter, MeterProvider
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from .labels import ERROR_TYPES, OTHER, RETRY_REASONS, Vocabulary
+from .scope import SCOPE, scope_version
 
 __all__ = [
     "DURATION_BUCKETS",
@@ -28,6 +30,7 @@ __all__ = [
     "OtelInstruments",
     "PromInstruments",
     "Vocabulary",
+    "otel_instruments",
     "prom_instruments",
 ]
 
@@ -252,3 +255,21 @@ class OtelInstruments:
             description="Time between consecutive chunks after the first in a streaming operation.",
             explicit_bucket_boundaries_advisory=GENAI_DURATION_BOUNDARIES,
         )
+
+
+_BY_PROVIDER: Final[weakref.WeakKeyDictionary[MeterProvider, OtelInstruments]] = weakref.WeakKeyDictionary()
+_BY_PROVIDER_LOCK: Final = threading.Lock()
+
+
+def otel_instruments(provider: MeterProvider) -> OtelInstruments:
+    """The histograms on ``provider``, made once per provider: each ``get_meter()`` on the API's
+    proxy provider (no SDK set yet) is kept in its list for good, and the SDK warns of duplicates."""
+    found = _BY_PROVIDER.get(provider)
+    if found is None:
+        with _BY_PROVIDER_LOCK:
+            found = _BY_PROVIDER.get(provider)
+            if found is None:
+                found = OtelInstruments(provider.get_meter(SCOPE, scope_version()))
+                with contextlib.suppress(TypeError):  # a provider that cannot be weakly referenced: not kept
+                    _BY_PROVIDER[provider] = found
+    return found

@@ -2,7 +2,9 @@
 
 The transport reports what happens (start, each attempt, each backoff, the first token, each
 chunk after it, the end); traces, metrics and logs are each one ``RequestObserver``. Nothing in
-the parser or the request builder knows telemetry exists.
+the parser or the request builder knows telemetry exists. No observer ever makes a context
+current: the caller iterates the stream in its own context, untouched (a context attached inside
+a generator leaks into whoever iterates it).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any, Literal, Protocol
 
 from axio.events import StreamEvent
 from axio.models import ModelSpec
+from opentelemetry.context import Context
+from opentelemetry.trace import SpanContext
 
 from ..decoder import TokenCounts
 from ..errors import AnthropicError
@@ -49,6 +53,8 @@ class RequestInfo:
     max_attempts: int | None = None
     content: Callable[[], Mapping[str, Any]] | None = field(default=None, compare=False)
     """Builds the request body on demand: only an observer capturing content calls it."""
+    parent: Context | None = field(default=None, compare=False)
+    """The OpenTelemetry context current when ``stream()`` was called: the request span's parent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +86,6 @@ class ResponseReport:
 class RequestObserver(Protocol):
     """Callbacks for one ``stream()`` call, in order. Must not raise (the composite guards them)."""
 
-    def attach(self) -> None:
-        """Make this request's context current (the caller consumes the stream inside it)."""
-
-    def detach(self) -> None: ...
-
     def attempt_started(self, attempt: int, headers: dict[str, str]) -> None:
         """Before each HTTP attempt; may add headers (``traceparent``) to ``headers``."""
 
@@ -104,9 +105,10 @@ class RequestObserver(Protocol):
 
 
 class Telemetry(Protocol):
-    """Makes one observer per ``stream()`` call."""
+    """Makes one observer per ``stream()`` call. ``span`` is the request's own span context (the
+    request span's when traces are on, else the parent's), for the ids logs and exemplars carry."""
 
-    def start(self, info: RequestInfo) -> RequestObserver: ...
+    def start(self, info: RequestInfo, span: SpanContext) -> RequestObserver: ...
 
 
 class CompositeObserver:
@@ -123,12 +125,6 @@ class CompositeObserver:
                 getattr(observer, name)(*args)
             except Exception:
                 logger.warning("Telemetry observer %s failed in %s", type(observer).__name__, name, exc_info=True)
-
-    def attach(self) -> None:
-        self._each("attach")
-
-    def detach(self) -> None:
-        self._each("detach")
 
     def attempt_started(self, attempt: int, headers: dict[str, str]) -> None:
         self._each("attempt_started", attempt, headers)

@@ -12,9 +12,9 @@ Events (stable names):
 
 ``anthropic.request.start`` (debug), ``anthropic.request.retry`` (warning),
 ``anthropic.request.end`` (info), ``anthropic.request.error`` (error),
-``anthropic.request.cancelled`` (info). Each carries the ``trace_id``/``span_id`` (hex) of the
-span current when the request started (the request span when tracing is on), if it is valid.
-Fields that are unknown are left out.
+``anthropic.request.cancelled`` (info). Each carries the ``trace_id``/``span_id`` (hex) of its
+own request span when tracing is on, else of the span current when ``stream()`` was called, if
+valid. Fields that are unknown are left out.
 """
 
 from __future__ import annotations
@@ -136,9 +136,8 @@ def _sink(level: int) -> Any:
     return _stdlib if _stdlib.isEnabledFor(level) else None
 
 
-def _emit(sink: Any, level: int, event: str, fields: dict[str, Any], span: SpanContext | None = None) -> None:
+def _emit(sink: Any, level: int, event: str, fields: dict[str, Any], ids: tuple[str, str] | None) -> None:
     fields = {key: value for key, value in fields.items() if value is not None}
-    ids = _trace_ids(span)
     if ids is not None:
         fields["trace_id"], fields["span_id"] = ids
     if sink is not _stdlib:
@@ -157,28 +156,24 @@ class Logs:
         # Nothing to keep: where events go is decided per event, so late host setup is honoured.
         del config
 
-    def start(self, info: RequestInfo) -> RequestObserver:
-        return _RequestLog(info)
+    def start(self, info: RequestInfo, span: SpanContext) -> RequestObserver:
+        return _RequestLog(info, span)
 
 
 class _RequestLog:
-    __slots__ = ("_first", "_info", "_last", "_span", "_started")
+    __slots__ = ("_first", "_ids", "_info", "_last", "_started")
 
-    def __init__(self, info: RequestInfo) -> None:
+    def __init__(self, info: RequestInfo, span: SpanContext) -> None:
         self._info = info
         self._started = time.perf_counter()
         self._first: float | None = None
         self._last: AttemptReport | None = None
-        self._span: SpanContext | None = None
-
-    def attach(self) -> None:
-        # The request span is current from here on. Kept: the generator may be finalised in
-        # another task, where it no longer is.
-        self._span = trace.get_current_span().get_span_context()
+        # The request's own ids, given: whatever is current when an event is logged may be
+        # another request's span or the host's (or nothing, in the loop's finaliser task).
+        self._ids = _trace_ids(span)
         sink = _sink(logging.DEBUG)
         if sink is None:
             return
-        info = self._info
         fields = {
             "model": info.model.id,
             "url": _safe_url(info.url),
@@ -186,10 +181,7 @@ class _RequestLog:
             # Not on RequestInfo in every version of the transport.
             "max_attempts": getattr(info, "max_attempts", None),
         }
-        _emit(sink, logging.DEBUG, REQUEST_START, fields, self._span)
-
-    def detach(self) -> None:
-        pass
+        _emit(sink, logging.DEBUG, REQUEST_START, fields, self._ids)
 
     def attempt_started(self, attempt: int, headers: dict[str, str]) -> None:
         pass
@@ -215,7 +207,7 @@ class _RequestLog:
             "server_requested": server_requested,
             "message": scrub(error.message) if error is not None else None,
         }
-        _emit(sink, logging.WARNING, REQUEST_RETRY, fields, self._span)
+        _emit(sink, logging.WARNING, REQUEST_RETRY, fields, self._ids)
 
     def first_token(self, events: Sequence[StreamEvent]) -> None:
         self._first = time.perf_counter()
@@ -238,7 +230,7 @@ class _RequestLog:
         if event == REQUEST_ERROR:
             fields.update(self._failure(error))
         fields.update(self._usage(response))
-        _emit(sink, level, event, fields, self._span)
+        _emit(sink, level, event, fields, self._ids)
 
     def _summary(self, response: ResponseReport) -> dict[str, Any]:
         now = time.perf_counter()

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from importlib import metadata
 from typing import TYPE_CHECKING, Final
 
 from axio.events import StreamEvent
 from opentelemetry import metrics as otel_metrics
-from opentelemetry import trace
+from opentelemetry.trace import SpanContext
 from opentelemetry.util.types import AttributeValue
 from prometheus_client import REGISTRY, values
 
 from ..decoder import STOP_REASONS, TokenCounts
 from ..models import cost_usd
 from ..retry import header_number
-from .instruments import ModelSeries, OtelInstruments, prom_instruments
+from .instruments import ModelSeries, OtelInstruments, otel_instruments, prom_instruments
 from .labels import OTHER, RETRY_REASONS, Vocabulary, attempt_status, error_type
 from .lifecycle import AttemptReport, Outcome, RequestInfo, ResponseReport
 
@@ -41,22 +40,14 @@ _RATELIMIT_HEADERS: Final = tuple(
 )
 
 
-def _version() -> str:
-    try:
-        return metadata.version("axio-transport-anthropic")
-    except metadata.PackageNotFoundError:
-        return ""
-
-
 def _multiprocess() -> bool:
     # prometheus-client picks its value class once, at import, from PROMETHEUS_MULTIPROC_DIR.
     return bool(getattr(values.ValueClass, "_multiprocess", False))
 
 
-def _exemplar() -> dict[str, str] | None:
-    """Trace and span id of the current span, when there is a sampled one to link to."""
-    context = trace.get_current_span().get_span_context()
-    # An unsampled trace is never stored, so an exemplar pointing at it would lead nowhere.
+def _exemplar(context: SpanContext) -> dict[str, str] | None:
+    """Trace and span id of the request's span, when it is sampled: an unsampled trace is never
+    stored, so an exemplar pointing at it would lead nowhere."""
     if not context.is_valid or not context.trace_flags.sampled:
         return None
     return {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
@@ -65,17 +56,19 @@ def _exemplar() -> dict[str, str] | None:
 class Metrics:
     """The metrics sink of one ``TelemetryConfig``: makes one observer per ``stream()`` call."""
 
-    __slots__ = ("_exemplars", "_otel", "_prom")
+    __slots__ = ("_exemplars", "_meter_provider", "_prom")
 
     def __init__(self, config: TelemetryConfig) -> None:
         self._prom = prom_instruments(config.registry if config.registry is not None else REGISTRY)
-        meter = otel_metrics.get_meter("axio_transport_anthropic", _version(), meter_provider=config.meter_provider)
-        self._otel = OtelInstruments(meter)
+        self._meter_provider = config.meter_provider
         # prometheus-client cannot store exemplars across processes; skip building them there.
         self._exemplars = not _multiprocess()
 
-    def start(self, info: RequestInfo) -> _Observer:
-        return _Observer(info, self._prom.series(info.model.id), self._otel, self._exemplars)
+    def start(self, info: RequestInfo, span: SpanContext) -> _Observer:
+        # The provider in effect now, so that a host setting one up later (again) is followed.
+        otel = otel_instruments(self._meter_provider or otel_metrics.get_meter_provider())
+        exemplar = _exemplar(span) if self._exemplars else None
+        return _Observer(info, self._prom.series(info.model.id), otel, exemplar)
 
 
 class _Observer:
@@ -84,7 +77,7 @@ class _Observer:
     __slots__ = (
         "_attempt_open",
         "_chunks",
-        "_exemplars",
+        "_exemplar",
         "_first_token",
         "_info",
         "_last_chunk",
@@ -94,11 +87,13 @@ class _Observer:
         "_started",
     )
 
-    def __init__(self, info: RequestInfo, series: ModelSeries, otel: OtelInstruments, exemplars: bool) -> None:
+    def __init__(
+        self, info: RequestInfo, series: ModelSeries, otel: OtelInstruments, exemplar: dict[str, str] | None
+    ) -> None:
         self._info = info
         self._series = series
         self._otel = otel
-        self._exemplars = exemplars
+        self._exemplar = exemplar
         self._started = time.perf_counter()
         self._first_token: float | None = None
         self._last_chunk = 0.0
@@ -106,12 +101,6 @@ class _Observer:
         self._attempt_open = False
         self._open = True
         series.in_flight.inc()
-
-    def attach(self) -> None:
-        pass
-
-    def detach(self) -> None:
-        pass
 
     def attempt_started(self, attempt: int, headers: dict[str, str]) -> None:
         self._attempt_open = True
@@ -163,7 +152,7 @@ class _Observer:
             self._count_usage(counts)
         if response.stop_reason:
             series.stop_reasons(_STOP_REASONS(response.stop_reason)).inc()
-        exemplar = _exemplar() if self._exemplars else None
+        exemplar = self._exemplar
         if outcome != "cancelled":
             series.duration.observe(duration, exemplar)
         if ttft is not None:

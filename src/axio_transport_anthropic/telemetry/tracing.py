@@ -2,74 +2,71 @@
 
 Follows the OpenTelemetry GenAI and HTTP client span conventions through the API only: nothing is
 configured here, and with no SDK installed every hook returns after a check of ``is_recording()``.
+As OpenTelemetry's own stream instrumentations do, the request span is started with an explicit
+parent and ended when the stream ends, never made current: the host's spans opened while it
+consumes the stream are its own, siblings of ``chat``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-import weakref
 from collections.abc import Sequence
-from contextvars import Token
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from axio.events import ReasoningDelta, StreamEvent, TextDelta, ToolInputDelta, ToolUseStart
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
 from .content import OutputPart, input_content, output_messages
 from .labels import OTHER, error_type
 from .lifecycle import AttemptReport, Outcome, RequestInfo, ResponseReport, logger
+from .scope import SCOPE, scope_version
 
 if TYPE_CHECKING:
     from . import TelemetryConfig
 
 __all__ = ["CANCELLED", "OTHER", "SCOPE", "RequestTrace", "Tracing", "error_type"]
 
-SCOPE: Final = "axio_transport_anthropic"
 CANCELLED: Final = "cancelled"
 #: Only ``traceparent``/``tracestate``: baggage may hold the host's data and must not reach a third party.
 _PROPAGATOR: Final = TraceContextTextMapPropagator()
 
 
 class Tracing:
-    """The ``Telemetry`` sink for traces; ``TelemetryConfig`` makes one and reuses it."""
+    """The traces sink of one ``TelemetryConfig``: one ``RequestTrace`` per ``stream()`` call."""
+
+    __slots__ = ("_cached", "config")
 
     def __init__(self, config: TelemetryConfig) -> None:
         self.config = config
-        self.tracer = trace.get_tracer(SCOPE, tracer_provider=config.tracer_provider)
+        self._cached: tuple[TracerProvider, Tracer] | None = None
+
+    def tracer(self) -> Tracer:
+        """The tracer of the provider in effect now: a host that sets up tracing again (a new
+        global provider) is followed, where a tracer kept from the first call would not be."""
+        provider = self.config.tracer_provider or trace.get_tracer_provider()
+        cached = self._cached
+        if cached is None or cached[0] is not provider:
+            cached = self._cached = (provider, provider.get_tracer(SCOPE, scope_version()))
+        return cached[1]
 
     def start(self, info: RequestInfo) -> RequestTrace:
-        return RequestTrace(self, info)
-
-
-#: The context each attached request span covered. A caller that leaves a stream with ``break``
-#: and no ``aclose()`` keeps the ended span current in its task (the generator is finalised
-#: elsewhere, where the context cannot be restored); the next request parents on what lay beneath.
-_UNDERNEATH: weakref.WeakKeyDictionary[Span, Context] = weakref.WeakKeyDictionary()
-
-
-def _parent() -> Context | None:
-    context: Context | None = None
-    span = trace.get_current_span()
-    while (beneath := _UNDERNEATH.get(span)) is not None and not span.is_recording():
-        context, span = beneath, trace.get_current_span(beneath)
-    return context
+        return RequestTrace(self.tracer(), self.config, info)
 
 
 class RequestTrace:
-    """The spans of one ``stream()`` call: a ``RequestObserver``."""
+    """The spans of one ``stream()`` call: a ``RequestObserver``. The request span is started under
+    ``info.parent`` and never made current: the caller's context is its own."""
 
-    def __init__(self, tracing: Tracing, info: RequestInfo) -> None:
-        self._tracer = tracing.tracer
-        self._config = tracing.config
+    def __init__(self, tracer: Tracer, config: TelemetryConfig, info: RequestInfo) -> None:
+        self._tracer = tracer
+        self._config = config
         self._info = info
         # Given at start, not set later: a sampler sees only the attributes a span starts with.
         attributes: dict[str, AttributeValue] = {
@@ -84,17 +81,19 @@ class RequestTrace:
         for name, value in (("temperature", info.temperature), ("top_p", info.top_p), ("top_k", info.top_k)):
             if value is not None:
                 attributes[f"gen_ai.request.{name}"] = value
-        self._span = self._tracer.start_span(
-            f"{info.operation} {info.model.id}", kind=SpanKind.CLIENT, attributes=attributes, context=_parent()
+        # An explicit context, even an empty one: `None` would mean "whatever is current now".
+        parent = info.parent if info.parent is not None else Context()
+        self._span = tracer.start_span(
+            f"{info.operation} {info.model.id}", kind=SpanKind.CLIENT, attributes=attributes, context=parent
         )
+        self._inside = trace.set_span_in_context(self._span, parent)
+        self.span_context = self._span.get_span_context()
         self._recording = self._span.is_recording()
         self._started = time.monotonic()
         self._attempt: Span | None = None
         self._request_id: str | None = None
-        self._token: Token[Context] | None = None
-        self._task: asyncio.Task[Any] | None = None
         self._ended = False
-        capture = self._recording and self._config.capture_content
+        capture = self._recording and config.capture_content
         self._output: dict[int, OutputPart] | None = {} if capture else None
         self._output_chars = 0
         if capture and info.content is not None:
@@ -103,19 +102,6 @@ class RequestTrace:
                     self._span.set_attribute(key, self._dump(content))
             except Exception:  # unlike the hooks, start() is not guarded: never fail a request over this
                 logger.warning("Could not record the request content on the span", exc_info=True)
-
-    def attach(self) -> None:
-        _UNDERNEATH[self._span] = otel_context.get_current()
-        self._token = otel_context.attach(trace.set_span_in_context(self._span))
-        self._task = _current_task()
-
-    def detach(self) -> None:
-        token, self._token = self._token, None
-        # A generator finalised by the loop runs its `finally` in another task, whose context
-        # never held the token: resetting there raises, and that context needs no restoring.
-        if token is not None and _current_task() is self._task:
-            otel_context.detach(token)
-            _UNDERNEATH.pop(self._span, None)
 
     def attempt_started(self, attempt: int, headers: dict[str, str]) -> None:
         self._end_attempt(OTHER, "the transport started another attempt before ending this one")
@@ -129,8 +115,9 @@ class RequestTrace:
             }
             if attempt > 1:
                 attributes["http.request.resend_count"] = attempt - 1
-        parent = trace.set_span_in_context(self._span)
-        self._attempt = self._tracer.start_span("POST", context=parent, kind=SpanKind.CLIENT, attributes=attributes)
+        self._attempt = self._tracer.start_span(
+            "POST", context=self._inside, kind=SpanKind.CLIENT, attributes=attributes
+        )
         if self._config.propagate_context:
             _PROPAGATOR.inject(headers, context=trace.set_span_in_context(self._attempt))
 
@@ -234,13 +221,6 @@ class RequestTrace:
 
     def _dump(self, value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, default=str)[: self._config.content_max_chars]
-
-
-def _current_task() -> asyncio.Task[Any] | None:
-    try:
-        return asyncio.current_task()
-    except RuntimeError:  # no running loop
-        return None
 
 
 def _describe(error: BaseException | None) -> str:
