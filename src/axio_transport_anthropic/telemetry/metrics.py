@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Final
 
 from axio.events import StreamEvent
 from opentelemetry import metrics as otel_metrics
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import SpanContext
 from opentelemetry.util.types import AttributeValue
 from prometheus_client import REGISTRY, values
@@ -22,6 +23,7 @@ from ..retry import header_number
 from .instruments import ModelSeries, OtelInstruments, otel_instruments, prom_instruments
 from .labels import OTHER, RETRY_REASONS, Vocabulary, attempt_status, error_type
 from .lifecycle import AttemptReport, Outcome, RequestInfo, ResponseReport
+from .scope import PerProvider
 
 if TYPE_CHECKING:
     from . import TelemetryConfig
@@ -56,17 +58,18 @@ def _exemplar(context: SpanContext) -> dict[str, str] | None:
 class Metrics:
     """The metrics sink of one ``TelemetryConfig``: makes one observer per ``stream()`` call."""
 
-    __slots__ = ("_exemplars", "_meter_provider", "_prom")
+    __slots__ = ("_exemplars", "_meter_provider", "_otel", "_prom")
 
     def __init__(self, config: TelemetryConfig) -> None:
         self._prom = prom_instruments(config.registry if config.registry is not None else REGISTRY)
         self._meter_provider = config.meter_provider
+        self._otel: PerProvider[MeterProvider, OtelInstruments] = PerProvider(otel_instruments)
         # prometheus-client cannot store exemplars across processes; skip building them there.
         self._exemplars = not _multiprocess()
 
     def start(self, info: RequestInfo, span: SpanContext) -> _Observer:
         # The provider in effect now, so that a host setting one up later (again) is followed.
-        otel = otel_instruments(self._meter_provider or otel_metrics.get_meter_provider())
+        otel = self._otel(self._meter_provider or otel_metrics.get_meter_provider())
         exemplar = _exemplar(span) if self._exemplars else None
         return _Observer(info, self._prom.series(info.model.id), otel, exemplar)
 

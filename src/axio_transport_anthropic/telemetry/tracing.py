@@ -26,7 +26,7 @@ from opentelemetry.util.types import AttributeValue
 from .content import OutputPart, input_content, output_messages
 from .labels import OTHER, error_type
 from .lifecycle import AttemptReport, Outcome, RequestInfo, ResponseReport, logger
-from .scope import SCOPE, scope_version
+from .scope import SCOPE, PerProvider, scope_version
 
 if TYPE_CHECKING:
     from . import TelemetryConfig
@@ -41,23 +41,21 @@ _PROPAGATOR: Final = TraceContextTextMapPropagator()
 class Tracing:
     """The traces sink of one ``TelemetryConfig``: one ``RequestTrace`` per ``stream()`` call."""
 
-    __slots__ = ("_cached", "config")
+    __slots__ = ("_tracers", "config")
 
     def __init__(self, config: TelemetryConfig) -> None:
         self.config = config
-        self._cached: tuple[TracerProvider, Tracer] | None = None
-
-    def tracer(self) -> Tracer:
-        """The tracer of the provider in effect now: a host that sets up tracing again (a new
-        global provider) is followed, where a tracer kept from the first call would not be."""
-        provider = self.config.tracer_provider or trace.get_tracer_provider()
-        cached = self._cached
-        if cached is None or cached[0] is not provider:
-            cached = self._cached = (provider, provider.get_tracer(SCOPE, scope_version()))
-        return cached[1]
+        self._tracers: PerProvider[TracerProvider, Tracer] = PerProvider(_tracer)
 
     def start(self, info: RequestInfo) -> RequestTrace:
-        return RequestTrace(self.tracer(), self.config, info)
+        # The provider in effect now: a host that sets up tracing again is followed, where a
+        # tracer kept from the first call (a ProxyTracer binds once) would export nowhere.
+        tracer = self._tracers(self.config.tracer_provider or trace.get_tracer_provider())
+        return RequestTrace(tracer, self.config, info)
+
+
+def _tracer(provider: TracerProvider) -> Tracer:
+    return provider.get_tracer(SCOPE, scope_version())
 
 
 class RequestTrace:
