@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from axio_transport_anthropic.load.runner import Budget, Tally, drive
 from axio_transport_anthropic.load.summary import LiveTotals, RunContext, RunCounts, read_summary
 from axio_transport_anthropic.load.table import summary_table
 from axio_transport_anthropic.simulator import Fault, Simulator
+from axio_transport_anthropic.telemetry.setup import TelemetryHandle
 
 INF = float("inf")
 
@@ -226,6 +228,20 @@ async def test_duration_bounds_the_run() -> None:
     assert not summary.context.interrupted
     assert summary.context.runs.completed > 0
     assert summary.context.runs.cancelled == 0  # drained, not cut
+
+
+@pytest.mark.timeout(30)
+async def test_telemetry_is_shut_down_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[int] = []
+    shutdown = TelemetryHandle.shutdown
+
+    def spy(handle: TelemetryHandle, *args: Any, **kwargs: Any) -> None:
+        threads.append(threading.get_ident())
+        shutdown(handle, *args, **kwargs)
+
+    monkeypatch.setattr(TelemetryHandle, "shutdown", spy)
+    await run_load(LoadConfig(requests=1, concurrency=1))
+    assert threads and threading.get_ident() not in threads, "a dead collector would stall the loop"
 
 
 async def test_run_load_refuses_bad_settings() -> None:

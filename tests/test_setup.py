@@ -3,13 +3,16 @@ shutdown, and the demo saying where to look."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 import re
 import socket
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -17,7 +20,9 @@ import pytest
 import structlog
 from opentelemetry import trace
 from opentelemetry.metrics import _internal as metrics_internal
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.util._once import Once
 from prometheus_client import CollectorRegistry
 
@@ -25,7 +30,7 @@ from axio_transport_anthropic import AnthropicTransport
 from axio_transport_anthropic.demo import run_demo
 from axio_transport_anthropic.simulator import Fault, Simulator
 from axio_transport_anthropic.telemetry.logs import REQUEST_END, REQUEST_RETRY, REQUEST_START
-from axio_transport_anthropic.telemetry.setup import current, setup
+from axio_transport_anthropic.telemetry.setup import TelemetryHandle, current, setup
 
 from .conftest import SECRET
 from .otlp_receiver import OtlpReceiver, attributes
@@ -190,10 +195,56 @@ def test_a_taken_port_raises_and_leaves_nothing_behind() -> None:
     assert not isinstance(trace.get_tracer_provider(), TracerProvider)
 
 
-def test_without_the_otel_extra_the_error_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace", None)
-    with pytest.raises(ImportError, match=r"\[otel\] extra"):
-        setup()
+@pytest.fixture
+def no_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a core install (no ``[otel]`` extra): the OpenTelemetry SDK and exporters do not import."""
+    blocked = ("opentelemetry.sdk", "opentelemetry.exporter")
+    for name in [*blocked, *(name for name in sys.modules if name.startswith(blocked))]:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.mark.timeout(30)
+async def test_without_the_sdk_it_serves_metrics_and_logs(
+    no_sdk: None, transport: AnthropicTransport, session: aiohttp.ClientSession
+) -> None:
+    logs = io.StringIO()
+    handle = setup(metrics_port=0, registry=CollectorRegistry(), log_stream=logs)
+    try:
+        assert handle.tracer_provider is None and handle.meter_provider is None and handle.otlp_endpoint is None
+        assert not handle.sdk_installed
+        transport.telemetry = handle.telemetry_config()
+        await collect(transport)
+        assert handle.metrics_url is not None
+        async with session.get(handle.metrics_url) as response:
+            scraped = await response.text()
+        assert 'axio_anthropic_requests_total{model="claude-sonnet-4-6",outcome="ok"} 1.0' in scraped
+        ours = [line["event"] for line in _json_lines(logs) if line["logger"] == "axio_transport_anthropic"]
+        assert ours == [REQUEST_END]
+    finally:
+        handle.shutdown()
+    assert not structlog.is_configured()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "asked_by",
+    [
+        "otlp_endpoint",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    ],
+)
+def test_without_the_sdk_asking_for_otlp_export_names_the_extra(
+    no_sdk: None, monkeypatch: pytest.MonkeyPatch, asked_by: str
+) -> None:
+    endpoint = "http://127.0.0.1:9"
+    if asked_by != "otlp_endpoint":
+        monkeypatch.setenv(asked_by, endpoint)
+    with pytest.raises(ImportError, match=r"needs the \[otel\] extra") as raised:
+        setup(otlp_endpoint=endpoint if asked_by == "otlp_endpoint" else None, log_stream=io.StringIO())
+    assert asked_by in str(raised.value)
+    assert current() is None and not structlog.is_configured()
 
 
 async def test_the_demo_says_where_to_look() -> None:
@@ -219,6 +270,21 @@ async def test_the_demo_exports_traces_when_an_endpoint_is_set(monkeypatch: pyte
     assert "chat claude-sonnet-4-6" in names
 
 
+@pytest.mark.timeout(30)
+async def test_the_demo_shuts_telemetry_down_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[int] = []
+    shutdown = TelemetryHandle.shutdown
+
+    def spy(handle: TelemetryHandle, *args: Any, **kwargs: Any) -> None:
+        threads.append(threading.get_ident())
+        shutdown(handle, *args, **kwargs)
+
+    monkeypatch.setattr(TelemetryHandle, "shutdown", spy)
+    assert await run_demo(out=io.StringIO()) == 0
+    assert threads and threading.get_ident() not in threads, "a dead collector would stall the loop"
+    assert current() is None
+
+
 async def test_the_demo_leaves_the_host_setup_running() -> None:
     handle = setup(metrics_port=0, registry=CollectorRegistry(), log_stream=io.StringIO())
     try:
@@ -228,3 +294,161 @@ async def test_the_demo_leaves_the_host_setup_running() -> None:
         assert "[metrics: 2 requests," in out.getvalue()
     finally:
         handle.shutdown()
+
+
+# ── shutdown: bounded, in order, logged through the configured pipeline ─────────────────────
+
+
+def _dead_endpoint() -> str:
+    """An OTLP endpoint nobody listens on: every export is refused and retried with backoff."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.mark.timeout(30)
+def test_a_dead_collector_holds_shutdown_only_as_long_as_its_bound(capfd: pytest.CaptureFixture[str]) -> None:
+    logs = io.StringIO()
+    handle = setup(otlp_endpoint=_dead_endpoint(), metrics_port=None, registry=CollectorRegistry(), log_stream=logs)
+    with trace.get_tracer("test").start_as_current_span("never delivered"):
+        pass
+    started = time.perf_counter()
+    handle.shutdown(timeout=1.0)
+    waited = time.perf_counter() - started
+    assert waited < 2.0, f"shutdown took {waited:.2f} s"
+
+    lines = _json_lines(logs)
+    exporter = [line for line in lines if line["logger"].startswith("opentelemetry.exporter")]
+    assert exporter and all("timestamp" in line for line in exporter), "the exporter's failure, as a JSON line"
+    (gave_up,) = [line for line in lines if line["logger"] == "axio_transport_anthropic" and "exports" in line["event"]]
+    assert gave_up["level"] == "warning"
+    said = re.search(r"did not finish in (\d+\.\d) s", gave_up["event"])
+    assert said is not None and 1.0 <= float(said[1]) < 2.0, gave_up["event"]
+    # The exporters were stopped, not left retrying in the background.
+    assert not [thread for thread in threading.enumerate() if thread.name == "axio-telemetry-shutdown"]
+    raw = capfd.readouterr().err
+    assert "export" not in raw, raw  # nothing bypassed the pipeline as plain text
+    assert current() is None and not structlog.is_configured()
+
+
+@pytest.mark.timeout(30)
+async def test_ashutdown_keeps_the_event_loop_running() -> None:
+    handle = setup(
+        otlp_endpoint=_dead_endpoint(), metrics_port=None, registry=CollectorRegistry(), log_stream=io.StringIO()
+    )
+    with trace.get_tracer("test").start_as_current_span("never delivered"):
+        pass
+    loop = asyncio.get_running_loop()
+    gaps: list[float] = []
+
+    async def tick() -> None:
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.01)
+            gaps.append(loop.time() - last)
+            last = loop.time()
+
+    ticker = asyncio.create_task(tick())
+    try:
+        async with asyncio.timeout(10):
+            await handle.ashutdown(timeout=1.0)
+    finally:
+        ticker.cancel()
+    assert sum(gaps) > 0.5 and max(gaps) < 0.25, f"the loop stalled for {max(gaps):.2f} s"
+    assert current() is None
+
+
+class _Witness(SpanProcessor):
+    """Notes, when the provider flushes and shuts down, whether logging and /metrics are still up."""
+
+    def __init__(self, state: Callable[[], tuple[bool, bool]]) -> None:
+        self.state = state
+        self.seen: list[tuple[str, bool, bool]] = []
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        self.seen.append(("flush", *self.state()))
+        return True
+
+    def shutdown(self) -> None:
+        self.seen.append(("providers shut down", *self.state()))
+
+
+def _serving(url: str) -> bool:
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.timeout(30)
+def test_shutdown_flushes_then_stops_providers_then_the_server_then_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    logs = io.StringIO()
+    root = logging.getLogger()
+    handle = setup(metrics_port=0, registry=CollectorRegistry(), log_stream=logs)
+    assert handle.tracer_provider is not None and handle.metrics_url is not None
+    url = handle.metrics_url
+
+    def logging_up() -> bool:
+        return any(getattr(handler, "stream", None) is logs for handler in root.handlers)
+
+    witness = _Witness(lambda: (logging_up(), _serving(url)))
+    handle.tracer_provider.add_span_processor(witness)
+    remove = root.removeHandler
+
+    def removing(handler: logging.Handler) -> None:
+        if getattr(handler, "stream", None) is logs:
+            witness.seen.append(("logging restored", logging_up(), _serving(url)))
+        remove(handler)
+
+    monkeypatch.setattr(root, "removeHandler", removing)
+    handle.shutdown()
+    # (step, logging still installed, /metrics still served)
+    assert witness.seen == [
+        ("flush", True, True),
+        ("providers shut down", True, True),
+        ("logging restored", True, False),
+    ]
+
+
+# ── setup() again after shutdown() ───────────────────────────────────────────────────────────
+
+
+@pytest.mark.timeout(30)
+async def test_setup_shutdown_setup_in_one_process() -> None:
+    first = setup(metrics_port=0, registry=CollectorRegistry(), log_stream=io.StringIO())
+    await first.ashutdown()
+    async with OtlpReceiver() as receiver:
+        logs = io.StringIO()
+        second = setup(otlp_endpoint=receiver.url, metrics_port=0, registry=CollectorRegistry(), log_stream=logs)
+        assert current() is second and second.tracer_provider is not None and second.meter_provider is not None
+        assert trace.get_tracer_provider() is second.tracer_provider
+        assert metrics_internal._METER_PROVIDER is second.meter_provider
+        with trace.get_tracer("host").start_as_current_span("after the re-setup"):
+            structlog.get_logger("host").info("logged")
+        await second.ashutdown()
+        assert [span.name for span in receiver.spans()] == ["after the re-setup"]
+    assert [line["event"] for line in _json_lines(logs)] == ["logged"]
+    assert current() is None and not structlog.is_configured()
+
+
+@pytest.mark.timeout(30)
+async def test_a_transport_that_streamed_follows_a_re_setup(sim: Simulator, transport: AnthropicTransport) -> None:
+    first = setup(metrics_port=None, registry=CollectorRegistry(), log_stream=io.StringIO())
+    assert first.tracer_provider is not None
+    seen_first = InMemorySpanExporter()
+    first.tracer_provider.add_span_processor(SimpleSpanProcessor(seen_first))
+    await collect(transport)
+    assert [span.name for span in seen_first.get_finished_spans() if span.parent is None] == ["chat claude-sonnet-4-6"]
+    await first.ashutdown()
+
+    async with OtlpReceiver() as receiver:
+        logs = io.StringIO()
+        second = setup(otlp_endpoint=receiver.url, metrics_port=None, registry=CollectorRegistry(), log_stream=logs)
+        await collect(transport)  # the same transport, its telemetry built under the first setup()
+        await second.ashutdown()
+        chats = [span for span in receiver.spans() if span.name == "chat claude-sonnet-4-6"]
+    assert len(chats) == 1, "the request span of the second stream reached the second provider"
+    (end,) = [line for line in _json_lines(logs) if line["event"] == REQUEST_END]
+    assert end["trace_id"] == _hex(chats[0].trace_id)

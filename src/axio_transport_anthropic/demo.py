@@ -2,7 +2,7 @@
 
 Against the built-in simulator by default; against the real API when ``ANTHROPIC_API_KEY`` is set.
 Telemetry comes from ``telemetry.setup()``: ``/metrics`` served while it runs, traces exported when
-``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, warnings and errors logged to stderr.
+``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (with the ``[otel]`` extra), warnings and errors logged to stderr.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
@@ -50,8 +50,8 @@ async def _endpoint(real: bool) -> AsyncIterator[tuple[str | None, str]]:
         yield sim.base_url, f"the built-in simulator at {sim.base_url}"
 
 
-@contextmanager
-def _telemetry(out: TextIO) -> Iterator[TelemetryHandle | None]:
+@asynccontextmanager
+async def _telemetry(out: TextIO) -> AsyncIterator[TelemetryHandle | None]:
     """``setup()`` for the run, or the one the host already made (left running)."""
     if (existing := current()) is not None:
         yield existing
@@ -66,14 +66,15 @@ def _telemetry(out: TextIO) -> Iterator[TelemetryHandle | None]:
             handle = start(DEFAULT_METRICS_PORT)
         except OSError:
             handle = start(0)
-    except ImportError as exc:  # installed without the [otel] extra
+    except ImportError as exc:  # OTLP export asked for without the [otel] extra
         print(f"[telemetry off: {exc}]", file=out)
         yield None
         return
     try:
         yield handle
     finally:
-        handle.shutdown()
+        # In a thread: a collector that is down must not stall the loop.
+        await handle.ashutdown()
 
 
 def _totals(registry: CollectorRegistry) -> dict[str, float]:
@@ -99,6 +100,12 @@ def _report(handle: TelemetryHandle | None, out: TextIO) -> None:
         )
     if handle.otlp_endpoint:
         print(f"[traces: exported over OTLP to {handle.otlp_endpoint}]", file=out)
+    elif not handle.sdk_installed:
+        print(
+            "[traces: off, the OpenTelemetry SDK is not installed: pip install 'axio-transport-anthropic[otel]' "
+            "and set OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 to send them to Jaeger or any OTLP collector]",
+            file=out,
+        )
     else:
         print(
             "[traces: set OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 to send them to Jaeger or any "
@@ -109,7 +116,7 @@ def _report(handle: TelemetryHandle | None, out: TextIO) -> None:
 
 async def run_demo(question: str = QUESTION, *, out: TextIO = sys.stdout) -> int:
     """Run one agent session; returns a process exit code."""
-    with _telemetry(out) as handle:
+    async with _telemetry(out) as handle:
         telemetry = handle.telemetry_config() if handle is not None else TelemetryConfig()
         code = await _run(question, out, telemetry)
         _report(handle, out)

@@ -11,8 +11,8 @@ import logging
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from typing import Final, TextIO, cast
 
 import aiohttp
@@ -57,7 +57,7 @@ async def run_load(
     api_key = _api_key(config)
     registry = registry if registry is not None else CollectorRegistry()
     stop = stop if stop is not None else asyncio.Event()
-    with _telemetry(config, registry) as handle:
+    async with _telemetry(config, registry) as handle:
         metrics_url = handle.metrics_url if handle is not None else None
         async with _target(config) as base_url:
             info = StartInfo(
@@ -108,8 +108,8 @@ class _Stderr:
         return sys.stderr.isatty()
 
 
-@contextmanager
-def _telemetry(config: LoadConfig, registry: CollectorRegistry) -> Iterator[TelemetryHandle | None]:
+@asynccontextmanager
+async def _telemetry(config: LoadConfig, registry: CollectorRegistry) -> AsyncIterator[TelemetryHandle | None]:
     if current() is not None:
         # The host's setup() stays in charge (its tracer is used); it serves its own registry.
         if config.metrics_port is not None:
@@ -128,7 +128,7 @@ def _telemetry(config: LoadConfig, registry: CollectorRegistry) -> Iterator[Tele
         )
     except OSError as exc:
         raise LoadError(f"cannot serve /metrics on port {config.metrics_port}: {exc.strerror or exc}") from None
-    except ImportError as exc:
+    except ImportError as exc:  # OTLP export asked for without the [otel] extra
         raise LoadError(str(exc)) from None
     # The agent logs each transport failure again, with a traceback; the transport's own
     # anthropic.request.error event already tells it once.
@@ -139,7 +139,8 @@ def _telemetry(config: LoadConfig, registry: CollectorRegistry) -> Iterator[Tele
         yield handle
     finally:
         agent_logger.setLevel(previous)
-        handle.shutdown()
+        # In a thread: a collector that is down must not stall the loop (Ctrl-C stays handled).
+        await handle.ashutdown()
 
 
 @asynccontextmanager
