@@ -12,6 +12,9 @@ from axio_transport_anthropic.simulator import Simulator
 
 SECRET = "sk-ant-test-0123456789-SECRET"
 
+#: A hard per-test limit that also ends a loop holding the GIL (see tests/time_limit.py).
+pytest_plugins = ["tests.time_limit"]
+
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:

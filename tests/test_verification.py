@@ -22,6 +22,8 @@ from dashboards.queries import committed_dashboards, evaluable_queries
 from verify import run
 
 MAX_PNG_BYTES = 300 * 1024
+#: The module's first test also runs the whole verification (~2 min) in its fixture.
+pytestmark = pytest.mark.timeout(900)
 
 
 def _ci() -> bool:

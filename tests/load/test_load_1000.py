@@ -48,7 +48,8 @@ from ..leaks import acquired_connections, metric_values
 from ..support import user
 from .conftest import CountedLogs
 
-pytestmark = pytest.mark.filterwarnings("error::ResourceWarning")
+#: Up to four runs of RUN_LIMIT each (the memory test), far above the default per-test limit.
+pytestmark = [pytest.mark.filterwarnings("error::ResourceWarning"), pytest.mark.timeout(600)]
 
 RUNNER = Path(__file__).parent / "sim_runner.py"
 MODEL = "claude-sonnet-4-6"
