@@ -10,6 +10,8 @@ from typing import Literal
 
 from axio.exceptions import StreamError
 
+from .redaction import mask_keys
+
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
@@ -46,15 +48,17 @@ class AnthropicError(StreamError):
         self.request_id = request_id
         self.attempts = attempts
 
+    # Both masked: the message is scrubbed of the transport's own key where it is made, but a
+    # host prints an error in every way there is, and a server can quote any key back.
     def __str__(self) -> str:
         parts = [f"Anthropic {self._what()}: {self.message}"]
         if self.request_id:
             parts.append(f"request-id {self.request_id}")
         parts.append(f"after {self.attempts} attempt{'s' if self.attempts != 1 else ''}")
-        return "; ".join(parts)
+        return mask_keys("; ".join(parts))
 
     def __repr__(self) -> str:
-        return (
+        return mask_keys(
             f"{type(self).__name__}(status={self.status!r}, error_type={self.error_type!r}, "
             f"request_id={self.request_id!r}, attempts={self.attempts}, message={self.message!r})"
         )
