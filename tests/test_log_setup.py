@@ -7,7 +7,8 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Literal
 
 import pytest
 import structlog
@@ -111,3 +112,60 @@ def test_values_json_cannot_hold_render_as_structlog_renders_them(logs: tuple[io
     structlog.get_logger("host.app").info("values", shaped=_Shaped(), opaque=_Opaque(), text="é")
     (line,) = _lines(stream)
     assert (line["shaped"], line["opaque"], line["text"]) == ({"rows": 3}, "<opaque>", "é")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+FORMATS = [("console", io.StringIO), ("console", _Terminal), ("json", io.StringIO)]
+
+
+@contextmanager
+def _logging_to(stream: io.StringIO, log_format: Literal["json", "console"]) -> Iterator[None]:
+    structlog.reset_defaults()
+    handle = setup(metrics_port=None, registry=CollectorRegistry(), log_format=log_format, log_stream=stream)
+    try:
+        yield
+    finally:
+        handle.shutdown()
+        structlog.reset_defaults()
+
+
+def _fail(value: str) -> None:
+    held = value  # a local, which a traceback that shows locals prints
+    raise ValueError(f"boom after {len(held)} characters")
+
+
+@pytest.mark.parametrize(("log_format", "stream_type"), FORMATS)
+def test_tracebacks_show_no_locals(log_format: Literal["json", "console"], stream_type: type[io.StringIO]) -> None:
+    stream = stream_type()
+    hidden = "local-" + "value-0123456789"  # built here: the lines of source a traceback quotes hold no copy
+    with _logging_to(stream, log_format):
+        try:
+            _fail(hidden)
+        except ValueError:
+            structlog.get_logger("host.app").exception("failed")
+            logging.getLogger("host.stdlib").exception("failed too")
+    out = stream.getvalue()
+    assert out.count("Traceback (most recent call last)") == 2
+    assert out.count("ValueError: boom after 22 characters") == 2
+    assert hidden not in out
+
+
+@pytest.mark.parametrize(("log_format", "stream_type"), FORMATS)
+def test_a_key_shaped_string_is_masked_in_every_line(
+    log_format: Literal["json", "console"], stream_type: type[io.StringIO]
+) -> None:
+    stream = stream_type()
+    key = "sk-ant-api03-" + "abcdefghij0123456789"
+    with _logging_to(stream, log_format):
+        structlog.get_logger("host.app").warning(f"pasted {key} here", header=key)
+        logging.getLogger("host.stdlib").warning("the key is %s", key)
+        try:
+            raise RuntimeError(f"a proxy quoted {key}")
+        except RuntimeError:
+            logging.getLogger("host.stdlib").exception("failed")
+    out = stream.getvalue()
+    assert key not in out and out.count("sk-***") == 4, out

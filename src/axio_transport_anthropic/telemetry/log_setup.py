@@ -14,6 +14,7 @@ from typing import Any, Final, Literal, TextIO
 
 import structlog
 
+from ..redaction import mask_keys
 from .logs import add_trace_context
 
 __all__ = ["install_logging"]
@@ -35,9 +36,18 @@ def install_logging(
     ]
     renderer: list[Any]
     if log_format == "json":
+        # format_exc_info: the plain traceback text. Not dict_tracebacks, which can hold locals.
         renderer = [structlog.processors.format_exc_info, structlog.processors.JSONRenderer(_json)]
     else:
-        renderer = [structlog.dev.ConsoleRenderer(colors=stream.isatty())]
+        # Not the default formatter: rich's (or better-exceptions') prints every frame's locals,
+        # and the transport's frames hold the request headers, API key included. A plain
+        # traceback also keeps each line whole, so the mask below sees a key quoted in source.
+        renderer = [
+            structlog.dev.ConsoleRenderer(colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback)
+        ]
+    # Last: whatever a line holds (a host's message, a quoted body, a line of source in a
+    # traceback), a key-shaped string in it is masked. setup() does not know the transports' keys.
+    renderer.append(_masked)
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer],
@@ -90,6 +100,10 @@ def install_logging(
             structlog.reset_defaults()
 
     undo.append(restore_structlog)
+
+
+def _masked(_: Any, __: str, line: str) -> str:
+    return mask_keys(line)
 
 
 def _fallback(value: Any) -> Any:
