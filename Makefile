@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest install clean bench verify dashboard-images load-test
+.PHONY: demo test lint typecheck pytest install clean bench verify dashboard-images load-test embed-core
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 found (tried python3.13, python3.12, ~/.pyenv/versions/3.1[23]*)"; exit 1; }
@@ -42,6 +42,19 @@ verify: $(STAMP)
 load-test: $(STAMP)
 	$(BIN)/pytest -q -rA tests/load
 
+# The transport as a core install has it (`pip install .`: no extras, no OpenTelemetry SDK), in a
+# fresh venv: the default-embedding matrix (tests/embedding), the demo and a short load run (~1 min).
+CORE_VENV ?= .venv-core
+embed-core:
+	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 found"; exit 1; }
+	rm -rf $(CORE_VENV)
+	$(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CORE_VENV)/bin/python -m pip install -q .
+	$(CORE_VENV)/bin/python -m tests.embedding --env core
+	$(CORE_VENV)/bin/axio-anthropic demo
+	$(CORE_VENV)/bin/axio-anthropic load --duration 3 --concurrency 4 --quiet
+
 # Renders docs/img/*.png from the last verification run's series.
 dashboard-images: $(STAMP)
 	$(BIN)/python verify/render.py
@@ -50,4 +63,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/decoder.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CORE_VENV) .mypy_cache .pytest_cache .ruff_cache
