@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -120,11 +121,23 @@ def test_alert_has_severity_annotations_and_runbook(alert: str) -> None:
     assert annotations["summary"].strip()
     assert annotations["description"].strip()
     url = annotations["runbook_url"]
-    page, _, anchor = url.partition("#")
-    assert page == "deploy/README.md", url
+    # A notification is read outside the repository: a relative link leads nowhere.
+    parts = urlsplit(url)
+    assert parts.scheme == "https" and parts.netloc, f"{alert}: runbook_url {url!r} is not absolute"
+    assert parts.path.endswith("/deploy/README.md"), url
+    anchor = parts.fragment
     assert anchor == github_anchor(alert), url
     assert anchor in readme_anchors(), f"deploy/README.md has no section #{anchor}"
     assert re.fullmatch(r"\d+[smh]", rule["for"]), rule.get("for")
+
+
+def test_every_runbook_url_is_built_from_one_base() -> None:
+    bases = {str(rule["annotations"]["runbook_url"]).partition("#")[0] for rule in alerts()}
+    assert len(bases) == 1, bases
+    # The one setting: deploy/kubernetes/generate.py --runbook-base-url replaces it.
+    from dashboards.settings import RUNBOOK_BASE_URL
+
+    assert bases == {RUNBOOK_BASE_URL}
 
 
 def test_readme_lists_every_alert() -> None:
