@@ -15,6 +15,7 @@ from typing import Any, Final
 from dashboards.queries import substitute
 
 __all__ = [
+    "Box",
     "Evaluation",
     "PlacedPanel",
     "evaluations",
@@ -72,6 +73,19 @@ class PlacedPanel:
             for target in self.panel.get("targets") or []
             if isinstance(target.get("expr"), str) and target["expr"].strip()
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """A panel or row header in grid units (24 columns), after repeated rows are expanded."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    title: str
+    placed: PlacedPanel | None
+    variables: Mapping[str, str]
 
 
 def layout(dashboard: Mapping[str, Any]) -> list[PlacedPanel]:
