@@ -1,8 +1,9 @@
-"""Shared pieces of the axio-anthropic dashboards: variables, PromQL helpers and panel factories."""
+"""Shared pieces of the axio-anthropic dashboards: units, variables, panel factories, rendering."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 
 from grafana_foundation_sdk.builders import common as cb
@@ -13,39 +14,36 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
+from dashboards.links import PanelLinks, alert_annotations, panel_links, series_links, trace_variables
+from dashboards.promql import PREFIX, QUANTILES, quantile
+
 TAG = "axio-anthropic"
-PREFIX = "axio_anthropic_"
 #: Every panel and target queries the datasource the `datasource` variable selects.
 DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
-#: The filter every series selector carries, so the three variables narrow every panel.
-FILTER = 'job=~"$job", instance=~"$instance", model=~"$model"'
-RATE_WINDOW = "$__rate_interval"
-QUANTILES = (0.5, 0.95, 0.99)
+
+#: Grafana unit ids. `count:<unit>` is Grafana's custom count unit: the number scaled with K, M, B
+#: (as `short` does), then the unit.
+REQUESTS_PER_S = "reqps"
+RETRIES_PER_S = "count:retries/s"
+TOKENS_PER_S = "count:tokens/s"
+#: Seconds spent in backoff per second of wall time: how many calls wait at any moment.
+BACKOFF_PER_S = "count:s/s"
+#: Retries and failed calls on one graph.
+EVENTS_PER_S = "count:events/s"
+TOKENS = "count:tokens"
+REQUESTS = "count:requests"
+SECONDS = "s"
+RATIO = "percentunit"
+USD = "currencyUSD"
+NUMBER = "short"
 
 #: (value the colour starts at, colour); the first step's value is None (from -inf).
 Thresholds = Sequence[tuple[float | None, str]]
 NEUTRAL: Thresholds = ((None, "green"),)
-
-
-def sel(metric: str, extra: str = "") -> str:
-    """A selector of `axio_anthropic_<metric>` filtered by the dashboard variables."""
-    matchers = f"{FILTER}, {extra}" if extra else FILTER
-    return f"{PREFIX}{metric}{{{matchers}}}"
-
-
-def rate(metric: str, extra: str = "") -> str:
-    return f"rate({sel(metric, extra)}[{RATE_WINDOW}])"
-
-
-def sum_rate(metric: str, by: str = "", extra: str = "") -> str:
-    grouping = f" by ({by}) " if by else ""
-    return f"sum{grouping}({rate(metric, extra)})"
-
-
-def quantile(q: float, histogram: str, by: str = "") -> str:
-    """`histogram_quantile` over the per-second bucket rates, grouped by `le` and `by`."""
-    grouping = f"le, {by}" if by else "le"
-    return f"histogram_quantile({q}, {sum_rate(histogram + '_bucket', grouping)})"
+NO_LINKS = PanelLinks()
+_BY_MODEL = re.compile(r"\bby \([^)]*\bmodel\b")
+#: An outermost aggregation without `by`: one series, whatever is grouped inside it.
+_UNGROUPED = re.compile(r"\s*(sum|min|max|avg|count)\s*\(")
 
 
 def target(expr: str, legend: str, ref_id: str = "A", *, exemplar: bool = False) -> prometheus.Dataquery:
@@ -73,6 +71,20 @@ def _thresholds(steps: Thresholds) -> db.ThresholdsConfig:
     )
 
 
+def _by_model(targets: Sequence[prometheus.Dataquery]) -> bool:
+    """True when a query gives a series per model (each carries the `model` label)."""
+    exprs = [target.build().expr or "" for target in targets]
+    return any(_BY_MODEL.search(expr) and not _UNGROUPED.match(expr) for expr in exprs)
+
+
+def _linked[P: (timeseries.Panel, stat.Panel, gauge.Panel)](
+    panel: P, targets: Sequence[prometheus.Dataquery], links: PanelLinks
+) -> P:
+    """The panel's links, and a trace link on each series when it has a series per model."""
+    panel = panel.links(list(panel_links(links)))
+    return panel.data_links(list(series_links(links))) if _by_model(targets) else panel
+
+
 def timeseries_panel(
     title: str,
     description: str,
@@ -84,7 +96,10 @@ def timeseries_panel(
     min_value: float | None = 0,
     max_value: float | None = None,
     stacked: bool = False,
+    links: PanelLinks = NO_LINKS,
+    threshold_line: Thresholds | None = None,
 ) -> timeseries.Panel:
+    """A graph; `threshold_line` draws an alert's threshold dashed across it."""
     panel = (
         timeseries.Panel()
         .title(title)
@@ -112,7 +127,10 @@ def timeseries_panel(
         panel = panel.max(max_value)
     if stacked:
         panel = panel.stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL))
-    return panel
+    if threshold_line is not None:
+        style = cb.GraphThresholdsStyleConfig().mode(cm.GraphTresholdsStyleMode.DASHED)
+        panel = panel.thresholds(_thresholds(threshold_line)).thresholds_style(style)
+    return _linked(panel, targets, links)
 
 
 def stat_panel(
@@ -126,14 +144,16 @@ def stat_panel(
     width: int = 4,
     height: int = 4,
     decimals: int | None = None,
+    links: PanelLinks = NO_LINKS,
 ) -> stat.Panel:
+    query = target(expr, legend)
     panel = (
         stat.Panel()
         .title(title)
         .description(description)
         .unit(unit)
         .datasource(DATASOURCE)
-        .with_target(target(expr, legend))
+        .with_target(query)
         .span(width)
         .height(height)
         .graph_mode(cm.BigValueGraphMode.AREA)
@@ -141,7 +161,8 @@ def stat_panel(
         .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
         .thresholds(_thresholds(thresholds))
     )
-    return panel.decimals(decimals) if decimals is not None else panel
+    panel = panel.decimals(decimals) if decimals is not None else panel
+    return _linked(panel, [query], links)
 
 
 def gauge_panel(
@@ -155,14 +176,16 @@ def gauge_panel(
     width: int = 6,
     height: int = 4,
     max_value: float = 1,
+    links: PanelLinks = NO_LINKS,
 ) -> gauge.Panel:
-    return (
+    query = target(expr, legend)
+    panel = (
         gauge.Panel()
         .title(title)
         .description(description)
         .unit(unit)
         .datasource(DATASOURCE)
-        .with_target(target(expr, legend))
+        .with_target(query)
         .span(width)
         .height(height)
         .min(0)
@@ -171,6 +194,7 @@ def gauge_panel(
         .thresholds(_thresholds(thresholds))
         .show_threshold_markers(True)
     )
+    return _linked(panel, [query], links)
 
 
 def dashed(panel: timeseries.Panel, ref_id: str) -> timeseries.Panel:
@@ -184,9 +208,10 @@ def _label_values(label: str, matchers: str) -> str:
     return f"label_values({series}, {label})"
 
 
-def variables() -> list[db.DatasourceVariable | db.QueryVariable]:
-    """`datasource`, then `job` → `instance` → `model`, each narrowing the next; All matches every value."""
-    found: list[db.DatasourceVariable | db.QueryVariable] = [
+def variables() -> list[db.DatasourceVariable | db.QueryVariable | db.TextBoxVariable]:
+    """`datasource`, then `job` → `instance` → `model`, each narrowing the next (All matches every
+    value); then where trace links search."""
+    found: list[db.DatasourceVariable | db.QueryVariable | db.TextBoxVariable] = [
         db.DatasourceVariable("datasource").id("datasource").label("Data source").type("prometheus")
     ]
     chain = (("job", ""), ("instance", 'job=~"$job"'), ("model", 'job=~"$job", instance=~"$instance"'))
@@ -205,7 +230,7 @@ def variables() -> list[db.DatasourceVariable | db.QueryVariable]:
             .all_value(".*")
             .current(dm.VariableOption(selected=True, text="All", value="$__all"))
         )
-    return found
+    return [*found, *trace_variables()]
 
 
 def new_dashboard(uid: str, title: str, description: str) -> db.Dashboard:
@@ -230,6 +255,8 @@ def new_dashboard(uid: str, title: str, description: str) -> db.Dashboard:
     )
     for variable in variables():
         dashboard = dashboard.with_variable(variable)
+    for annotation in alert_annotations(DATASOURCE):
+        dashboard = dashboard.annotation(annotation)
     return dashboard
 
 

@@ -4,25 +4,35 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
+from dashboards.alerts import alert_condition, scoped
 from dashboards.common import (
+    NUMBER,
+    RATIO,
+    REQUESTS_PER_S,
+    SECONDS,
+    TOKENS_PER_S,
+    USD,
     add_panels,
     add_row,
     new_dashboard,
-    quantile,
     quantile_targets,
-    sel,
     stat_panel,
-    sum_rate,
     target,
     timeseries_panel,
 )
+from dashboards.links import PanelLinks
+from dashboards.promql import quantile, sel, sum_rate
 
 UID = "axio-anthropic-overview"
 
-FAILED = sum_rate("requests_total", extra='outcome="error"')
-FAILED_BY_MODEL = sum_rate("requests_total", "model", 'outcome="error"')
-ERROR_RATIO = f"{FAILED} / {sum_rate('requests_total')}"
-ERROR_RATIO_BY_MODEL = f"{FAILED_BY_MODEL} / {sum_rate('requests_total', 'model')}"
+#: AxioAnthropicHighErrorRatio's own expression (failed ÷ finished calls over 5 minutes, cancelled
+#: calls on neither side), by job and model, narrowed by the dashboard's variables.
+ERROR_ALERT = "AxioAnthropicHighErrorRatio"
+ERROR_CONDITION = alert_condition(ERROR_ALERT)
+ERROR_RATIO_BY_MODEL = scoped(ERROR_CONDITION.expression)
+ERROR_RATIO = f"max({ERROR_RATIO_BY_MODEL})"
+ERROR_LINKS = PanelLinks(alerts=(ERROR_ALERT,), errors=True)
+COST_LINKS = PanelLinks(alerts=("AxioAnthropicCostSpike", "AxioAnthropicCostHigh"))
 COST_PER_HOUR = f"{sum_rate('cost_usd_total')} * 3600"
 HITS, MISSES = sum_rate("cache_hits_total"), sum_rate("cache_misses_total")
 CACHE_HIT_RATIO = f"{HITS} / ({HITS} + {MISSES})"
@@ -48,24 +58,28 @@ def build() -> db.Dashboard:
             "Requests per second",
             "stream() calls finishing per second, all outcomes. A drop to 0 while the agent should be busy means "
             "calls hang or the process stopped: check in-flight requests and the scrape target.",
-            "reqps",
+            REQUESTS_PER_S,
             sum_rate("requests_total"),
             "requests/s",
+            links=PanelLinks(alerts=("AxioAnthropicTargetDown", "AxioAnthropicTargetMissing")),
         ),
         stat_panel(
             "Error ratio",
-            "Share of calls that ended in an error after all retries. Above 1 %: open 'Failed requests by error "
-            "type' and the Retries dashboard; rate_limit_error means lower concurrency or a higher tier.",
-            "percentunit",
+            "Share of calls that ended in an error after all retries, for the worst model: what "
+            "AxioAnthropicHighErrorRatio computes (5 minutes, cancelled calls left out); red at its threshold. "
+            "Above 1 %: open 'Failed requests by error type' and the Retries dashboard; rate_limit_error means "
+            "lower concurrency or a higher tier.",
+            RATIO,
             ERROR_RATIO,
-            "error ratio",
-            ((None, "green"), (0.01, "orange"), (0.05, "red")),
+            "worst model",
+            ((None, "green"), (0.01, "orange"), (ERROR_CONDITION.threshold, "red")),
+            links=ERROR_LINKS,
         ),
         stat_panel(
             "p95 request duration",
             "95th percentile of a whole call, retries and backoff included. If it climbs, compare time to first "
             "token (prompt size, thinking) with the Retries dashboard (time spent in backoff).",
-            "s",
+            SECONDS,
             quantile(0.95, "request_duration_seconds"),
             "p95",
             ((None, "green"), (30, "orange"), (120, "red")),
@@ -74,16 +88,17 @@ def build() -> db.Dashboard:
             "Cost per hour",
             "List-price spend rate in USD per hour, cache discounts included. If it jumps, check tokens by type "
             "(long outputs, cache writes) and the cache hit ratio.",
-            "currencyUSD",
+            USD,
             COST_PER_HOUR,
             "USD/h",
             decimals=2,
+            links=COST_LINKS,
         ),
         stat_panel(
             "Prompt-cache hit ratio",
             "Share of responses that read from the prompt cache. Low with repeated prompts: the cached prefix "
             "changes between calls (timestamps, tool order) or cache_control breakpoints are missing.",
-            "percentunit",
+            RATIO,
             CACHE_HIT_RATIO,
             "hit ratio",
             ((None, "orange"), (0.5, "green")),
@@ -92,7 +107,7 @@ def build() -> db.Dashboard:
             "In-flight requests",
             "Calls under way now. Growing without bound means callers start more calls than finish: lower "
             "concurrency; a constant value with no traffic means stuck streams (check timeouts).",
-            "short",
+            NUMBER,
             f"sum({sel('in_flight_requests')})",
             "in flight",
         ),
@@ -107,32 +122,37 @@ def build() -> db.Dashboard:
                 "Requests by outcome",
                 "Calls finishing per second by outcome (ok, error, cancelled). Many cancelled calls mean callers give "
                 "up early (client timeouts, user aborts); errors are broken down in the next panel.",
-                "reqps",
+                REQUESTS_PER_S,
                 [target(sum_rate("requests_total", "outcome"), "{{outcome}}")],
                 stacked=True,
+                links=PanelLinks(alerts=(ERROR_ALERT,)),
             ),
             timeseries_panel(
                 "Error ratio by model",
-                "Share of calls per model that failed after all retries. One model alone: check its name and access; "
-                "all models: check the API key, network and status.anthropic.com.",
-                "percentunit",
-                [target(ERROR_RATIO_BY_MODEL, "{{model}}")],
+                "Share of calls per model that failed after all retries: AxioAnthropicHighErrorRatio's own expression "
+                "(5 minutes, cancelled calls left out), its threshold dashed. One model alone: check its name and "
+                "access; all models: check the API key, network and status.anthropic.com.",
+                RATIO,
+                [target(ERROR_RATIO_BY_MODEL, "{{model}} ({{job}})")],
                 max_value=1,
+                links=ERROR_LINKS,
+                threshold_line=((None, "green"), (ERROR_CONDITION.threshold, "red")),
             ),
             timeseries_panel(
                 "Failed requests by error type",
                 "Final errors per second by Anthropic error type or transport error. rate_limit_error or "
                 "overloaded_error: see the Retries dashboard; invalid_request_error or authentication_error are "
                 "bugs or configuration, not load.",
-                "reqps",
+                REQUESTS_PER_S,
                 [target(sum_rate("errors_total", "type"), "{{type}}")],
                 stacked=True,
+                links=ERROR_LINKS,
             ),
             timeseries_panel(
                 "In-flight requests by model",
                 "Calls under way per model. Compare with the rate limits: concurrency near the requests limit "
                 "produces 429s; lower it or spread calls over time.",
-                "short",
+                NUMBER,
                 [target(f"sum by (model) ({sel('in_flight_requests')})", "{{model}}")],
             ),
         ],
@@ -146,15 +166,16 @@ def build() -> db.Dashboard:
                 "Request duration p50 / p95 / p99",
                 "Whole-call duration quantiles, retries and backoff included. If p99 ≫ p95, a few calls retry or "
                 "stream very long answers: check the Retries dashboard and output tokens per answer." + LATENCY_HELP,
-                "s",
+                SECONDS,
                 quantile_targets("request_duration_seconds"),
             ),
             timeseries_panel(
                 "Time to first token p50 / p95 / p99",
                 "Time from the call to the first content reaching the caller. High with low retries: long prompts, "
                 "extended thinking or a cold prompt cache; check the cache hit ratio." + LATENCY_HELP,
-                "s",
+                SECONDS,
                 quantile_targets("time_to_first_token_seconds"),
+                links=PanelLinks(alerts=("AxioAnthropicTTFTBudgetBurnFast", "AxioAnthropicTTFTBudgetBurnSlow")),
             ),
         ],
     )
@@ -167,7 +188,7 @@ def build() -> db.Dashboard:
                 "Tokens per second by type",
                 "Billed tokens per second: input (uncached), output, cache_read, cache_creation; they add up. "
                 "cache_creation ≫ cache_read means the cache is written but not reused: stabilise the prompt prefix.",
-                "short",
+                TOKENS_PER_S,
                 [target(sum_rate("tokens_total", "type"), "{{type}}")],
                 stacked=True,
             ),
@@ -175,15 +196,16 @@ def build() -> db.Dashboard:
                 "Cost per hour by model",
                 "List-price spend rate per model in USD per hour. If a model costs more than expected, move simple "
                 "calls to a smaller model, cap max_tokens, or improve prompt caching.",
-                "currencyUSD",
+                USD,
                 [target(f"{sum_rate('cost_usd_total', 'model')} * 3600", "{{model}}")],
                 stacked=True,
+                links=COST_LINKS,
             ),
             timeseries_panel(
                 "Prompt-cache hit ratio by model",
                 "Share of responses per model that read from the prompt cache. Falling: the cached prefix changed "
                 "(system prompt, tools) or calls are more than the cache TTL apart.",
-                "percentunit",
+                RATIO,
                 [target(CACHE_HIT_RATIO_BY_MODEL, "{{model}}")],
                 max_value=1,
             ),
@@ -192,7 +214,7 @@ def build() -> db.Dashboard:
                 "cache_read / (input + cache_read + cache_creation): how much of the prompt came from the cache "
                 "(billed at 0.1×). Low while the hit ratio is high: only a small prefix is cached; move the "
                 "cache_control breakpoint later.",
-                "percentunit",
+                RATIO,
                 [target(CACHED_SHARE_BY_MODEL, "{{model}}")],
                 max_value=1,
             ),

@@ -5,17 +5,24 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as db
 
 from dashboards.common import (
+    BACKOFF_PER_S,
+    NUMBER,
+    RATIO,
+    REQUESTS,
+    REQUESTS_PER_S,
+    RETRIES_PER_S,
+    TOKENS,
     add_panels,
     add_row,
     dashed,
     gauge_panel,
     new_dashboard,
-    sel,
     stat_panel,
-    sum_rate,
     target,
     timeseries_panel,
 )
+from dashboards.links import PanelLinks
+from dashboards.promql import sel, sum_rate
 
 UID = "axio-anthropic-retries"
 
@@ -37,6 +44,8 @@ REASONS_HELP = (
     " server_error (5xx) and timeout: check status and the timeout settings; connection_error: network, proxy or DNS."
 )
 HEADROOM_THRESHOLDS = ((None, "red"), (0.1, "orange"), (0.25, "green"))
+RETRY_LINKS = PanelLinks(alerts=("AxioAnthropicRateLimited", "AxioAnthropicOverloaded"))
+HEADROOM_LINKS = PanelLinks(alerts=("AxioAnthropicRateLimitHeadroomLow",))
 
 
 def build() -> db.Dashboard:
@@ -53,17 +62,18 @@ def build() -> db.Dashboard:
                 "Retries per second",
                 "Attempts repeated per second, all reasons. Anything above a trickle costs latency: see 'Retries by "
                 "reason' for the cause.",
-                "reqps",
+                RETRIES_PER_S,
                 sum_rate("retries_total"),
                 "retries/s",
                 ((None, "green"), (0.1, "orange"), (1, "red")),
                 width=6,
+                links=RETRY_LINKS,
             ).no_value("0"),
             stat_panel(
                 "Attempts per request",
                 "HTTP attempts per finished call; 1.00 means no retries. Above ~1.2 retries dominate latency: check "
                 "the reasons below and the rate-limit headroom.",
-                "short",
+                NUMBER,
                 ATTEMPTS_PER_REQUEST,
                 "attempts/request",
                 ((None, "green"), (1.2, "orange"), (2, "red")),
@@ -74,7 +84,7 @@ def build() -> db.Dashboard:
                 "Share of request time in backoff",
                 "Backoff seconds / request seconds: how much of the calls' wall time is spent waiting to retry. Above "
                 "a few percent, reduce the cause (usually 429s) rather than shortening the backoff.",
-                "percentunit",
+                RATIO,
                 BACKOFF_SHARE,
                 "in backoff",
                 ((None, "green"), (0.05, "orange"), (0.2, "red")),
@@ -84,10 +94,11 @@ def build() -> db.Dashboard:
                 "Lowest rate-limit headroom",
                 "remaining / limit of each Anthropic rate limit from the latest response. Near 0 the next calls get "
                 "429s: lower concurrency, spread the load, or ask Anthropic for a higher tier.",
-                "percentunit",
+                RATIO,
                 f"min by (resource) ({HEADROOM})",
                 "{{resource}}",
                 HEADROOM_THRESHOLDS,
+                links=HEADROOM_LINKS,
             ),
         ],
     )
@@ -98,16 +109,17 @@ def build() -> db.Dashboard:
             timeseries_panel(
                 "Retries by reason",
                 "Retries per second by the reason the attempt before failed." + REASONS_HELP,
-                "reqps",
+                RETRIES_PER_S,
                 [target(sum_rate("retries_total", "reason"), "{{reason}}")],
                 stacked=True,
+                links=RETRY_LINKS,
             ),
             timeseries_panel(
                 "Backoff time by reason",
-                "Seconds waited before retries, per second of wall time, by reason (0.5 s = calls spent half a second "
-                "waiting each second). Long waits with rate_limited follow the server's retry-after: the limit is "
-                "the problem, not the backoff settings.",
-                "s",
+                "Seconds waited before retries per second of wall time (s/s), by reason: 0.5 s/s = calls spent half "
+                "a second waiting each second, or half a call waiting at any moment. Long waits with rate_limited "
+                "follow the server's retry-after: the limit is the problem, not the backoff settings.",
+                BACKOFF_PER_S,
                 [target(sum_rate("backoff_seconds_total", "reason"), "{{reason}}")],
                 stacked=True,
             ),
@@ -115,22 +127,23 @@ def build() -> db.Dashboard:
                 "Attempts by result",
                 "HTTP attempts per second by result: 200 is a whole turn, else the HTTP status, timeout, "
                 "connection_error, protocol_error or cancelled. 429s point at rate limits, 529s at Anthropic capacity.",
-                "reqps",
+                REQUESTS_PER_S,
                 [target(sum_rate("attempts_total", "status"), "{{status}}")],
                 stacked=True,
+                links=RETRY_LINKS,
             ),
             timeseries_panel(
                 "Attempts per request by model",
                 "HTTP attempts per finished call, per model (1 = no retries). One model high: its limits or capacity; "
                 "all models high: the organisation's limits or the network.",
-                "short",
+                NUMBER,
                 [target(ATTEMPTS_PER_REQUEST_BY_MODEL, "{{model}}")],
             ),
             timeseries_panel(
                 "Share of request time spent in backoff by model",
                 "Backoff seconds / request-duration seconds per model: the share of the calls' wall time spent waiting "
                 "to retry. Rising with 429s: lower concurrency or get a higher tier; with 529s: try another model.",
-                "percentunit",
+                RATIO,
                 [target(BACKOFF_SHARE_BY_MODEL, "{{model}}")],
                 max_value=1,
             ),
@@ -139,8 +152,9 @@ def build() -> db.Dashboard:
                 "429 (rate limited) and 529 (overloaded) attempts per second. 429s with little headroom left: lower "
                 "concurrency or ask Anthropic for a higher tier; 529s with headroom left: Anthropic's capacity, not "
                 "your limits.",
-                "reqps",
+                REQUESTS_PER_S,
                 [target(sum_rate("attempts_total", "status", 'status=~"429|529"'), "{{status}}")],
+                links=RETRY_LINKS,
             ),
         ],
     )
@@ -153,17 +167,18 @@ def build() -> db.Dashboard:
                 "Rate-limit headroom by resource",
                 "remaining / limit per model and resource (requests, tokens, input_tokens, output_tokens) from the "
                 "latest response. The resource that reaches 0 first is the one to raise or to spend less of.",
-                "percentunit",
+                RATIO,
                 [target(f"min by (model, resource) ({HEADROOM})", "{{model}} {{resource}}")],
                 width=8,
                 max_value=1,
+                links=HEADROOM_LINKS,
             ),
             dashed(
                 timeseries_panel(
                     "Requests limit: remaining vs limit",
                     "Requests left in the current window (solid) against the limit (dashed), per model. Remaining "
                     "near 0 before the window resets: spread calls out or ask for a higher tier.",
-                    "short",
+                    REQUESTS,
                     [
                         target(
                             f"min by (model) ({sel('ratelimit_remaining', REQUESTS_RESOURCE)})", "{{model}} remaining"
@@ -171,6 +186,7 @@ def build() -> db.Dashboard:
                         target(f"max by (model) ({sel('ratelimit_limit', REQUESTS_RESOURCE)})", "{{model}} limit", "B"),
                     ],
                     width=8,
+                    links=HEADROOM_LINKS,
                 ),
                 "B",
             ),
@@ -180,7 +196,7 @@ def build() -> db.Dashboard:
                     "Tokens left (solid) against the limit (dashed) per model and resource. Input tokens running out: "
                     "cache more of the prompt (cache reads do not count toward the input limit on most current models) "
                     "or trim context; output tokens: lower max_tokens.",
-                    "short",
+                    TOKENS,
                     [
                         target(
                             f"min by (model, resource) ({sel('ratelimit_remaining', TOKEN_RESOURCES)})",
@@ -193,6 +209,7 @@ def build() -> db.Dashboard:
                         ),
                     ],
                     width=8,
+                    links=HEADROOM_LINKS,
                 ),
                 "B",
             ),

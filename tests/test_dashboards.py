@@ -28,6 +28,8 @@ FILTER_VARIABLES = ("job", "instance", "model")
 TEMPLATE_VARIABLES = ("datasource", *FILTER_VARIABLES)
 BUILTIN_VARIABLES = {"__rate_interval", "__interval", "__range"}
 UNITS = {"s", "reqps", "percentunit", "currencyUSD", "short"}
+#: Grafana's custom count unit, `count:<unit>` (@grafana/data getValueFormat: simpleCountUnit).
+CUSTOM_UNIT = re.compile(r"count:[a-z/]+")
 
 COUNTERS = (
     "requests",
@@ -177,8 +179,8 @@ def test_every_panel_is_described_has_a_unit_and_uses_the_datasource_variable(
         if not str(panel.get("description", "")).strip():
             problems.append(f"{where}: no description")
         unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit")
-        if unit not in UNITS:
-            problems.append(f"{where}: unit {unit!r} not one of {sorted(UNITS)}")
+        if unit not in UNITS and not CUSTOM_UNIT.fullmatch(str(unit)):
+            problems.append(f"{where}: unit {unit!r} neither one of {sorted(UNITS)} nor count:<unit>")
         if panel.get("datasource") != {"type": "prometheus", "uid": "${datasource}"}:
             problems.append(f"{where}: datasource {panel.get('datasource')}")
         targets = [t for t in panel.get("targets") or [] if str(t.get("expr", "")).strip()]
