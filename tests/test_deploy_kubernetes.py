@@ -4,9 +4,12 @@ generated files up to date, every manifest valid against its schema, kustomize b
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
@@ -15,6 +18,7 @@ import yaml  # type: ignore[import-untyped,unused-ignore]
 from .deploy_support import (
     JOB,
     KUBERNETES,
+    README,
     SCHEMAS,
     dashboard_files,
     kubernetes_documents,
@@ -24,6 +28,9 @@ from .deploy_support import (
     rules_data,
     schema_errors,
     schema_for,
+)
+from .deploy_support import (
+    alerts as alert_rules,
 )
 
 # --- Kubernetes -------------------------------------------------------------------------------
@@ -63,6 +70,11 @@ def test_kubernetes_manifests_match_their_schemas() -> None:
         errors = schema_errors(schema_for(doc["kind"], doc["apiVersion"]), doc)
         assert errors == [], f"{resource} {doc['kind']}/{doc['metadata']['name']}: {errors}"
     assert {"PodMonitor", "PrometheusRule"} <= set(kinds)
+
+
+TRACING = KUBERNETES / "tracing"
+#: The exemplar label holding the trace id (the package's exemplars; the Compose provisioning uses it too).
+TRACE_ID_LABEL = "trace_id"
 
 
 def test_crd_schemas_reject_mistakes() -> None:
@@ -127,3 +139,110 @@ def test_vendored_schemas_are_documented_and_valid() -> None:
             else jsonschema.validators.validator_for(schema)
         )
         cls.check_schema(schema)
+
+
+# --- settings of the generated manifests --------------------------------------------------------
+
+
+def generate(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, str(KUBERNETES / "generate.py"), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def panel_links(dashboard: dict[str, Any]) -> list[str]:
+    return [
+        str(link["url"])
+        for panel in dashboard["panels"]
+        for link in [
+            *(panel.get("links") or []),
+            *((panel.get("fieldConfig") or {}).get("defaults") or {}).get("links", []),
+        ]
+    ]
+
+
+def test_generator_builds_runbook_urls_and_trace_links_from_its_settings(tmp_path: Path) -> None:
+    base = "https://runbooks.example.com/axio-anthropic"
+    jaeger = "https://jaeger.example.com"
+    result = generate(
+        "--runbook-base-url",
+        base,
+        "--jaeger-url",
+        jaeger,
+        "--trace-service",
+        "my-agent",
+        "--out-dir",
+        str(tmp_path / "out"),
+    )
+    assert result.returncode == 0, result.stderr
+    (rule,) = load_yaml_all(tmp_path / "out" / "prometheusrule.yaml")
+    for group, source in zip(rule["spec"]["groups"], rules_data()["groups"], strict=True):
+        for got, rule_source in zip(group["rules"], source["rules"], strict=True):
+            if "alert" in got:
+                assert got["annotations"]["runbook_url"] == f"{base}#{got['alert'].lower()}"
+                got["annotations"]["runbook_url"] = rule_source["annotations"]["runbook_url"]
+            assert got == rule_source
+    default_base = str(alert_rules()[0]["annotations"]["runbook_url"]).partition("#")[0]
+    for cm in load_yaml_all(tmp_path / "out" / "dashboards.yaml"):
+        (text,) = cm["data"].values()
+        assert default_base not in text
+        dashboard = json.loads(text)
+        runbooks = [url for url in panel_links(dashboard) if "#axioanthropic" in url]
+        assert runbooks and all(url.startswith(base + "#axioanthropic") for url in runbooks)
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        assert (variables["jaeger_url"]["query"], variables["jaeger_url"]["current"]["value"]) == (jaeger, jaeger)
+        assert variables["trace_service"]["query"] == "my-agent"
+    # The committed files were left alone.
+    assert generate("--check").returncode == 0
+
+
+@pytest.mark.parametrize("base", ["deploy/README.md", "wiki.example.com/runbooks", "https://x.example.com/a#b"])
+def test_generator_rejects_a_runbook_base_url_that_is_not_absolute(base: str, tmp_path: Path) -> None:
+    result = generate("--runbook-base-url", base, "--out-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "absolute" in result.stderr, result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+# --- traces and exemplars on Kubernetes ---------------------------------------------------------
+
+
+def test_tracing_files_turn_on_exemplars_and_link_them_to_jaeger() -> None:
+    # kube-prometheus-stack's values: Prometheus' feature flag, the chart's own Prometheus data
+    # source pointed at the Jaeger data source added next to it.
+    values = load_yaml(TRACING / "kube-prometheus-stack-values.yaml")
+    assert "exemplar-storage" in values["prometheus"]["prometheusSpec"]["enableFeatures"]
+    jaeger = {source["uid"]: source for source in values["grafana"]["additionalDataSources"]}
+    destination = values["grafana"]["sidecar"]["datasources"]["exemplarTraceIdDestinations"]
+    assert destination == {"datasourceUid": "jaeger", "traceIdLabelName": TRACE_ID_LABEL}
+    assert jaeger["jaeger"]["type"] == "jaeger" and jaeger["jaeger"]["url"].startswith("http")
+    # Any other Prometheus Operator: a merge patch for the Prometheus resource.
+    assert load_yaml(TRACING / "prometheus-exemplars.patch.yaml") == {"spec": {"enableFeatures": ["exemplar-storage"]}}
+    # Any other Grafana with the datasource sidecar: a provisioning file in a labelled ConfigMap.
+    (cm,) = load_yaml_all(TRACING / "grafana-datasources.yaml")
+    assert schema_errors(schema_for(cm["kind"], cm["apiVersion"]), cm) == []
+    assert cm["metadata"]["labels"]["grafana_datasource"] == "1"
+    (text,) = cm["data"].values()
+    sources = {source["uid"]: source for source in yaml.safe_load(text)["datasources"]}
+    links = sources["axio-anthropic-prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
+    assert links == [{"name": TRACE_ID_LABEL, "datasourceUid": "jaeger"}]
+    assert sources["jaeger"]["type"] == "jaeger"
+    assert sources["axio-anthropic-prometheus"]["type"] == "prometheus"
+    assert not any(source.get("isDefault") for source in sources.values()), "would clash with the existing default"
+
+
+def test_deploy_readme_sets_up_exemplars_and_trace_links_on_kubernetes() -> None:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Kubernetes") : text.index("## Alerts")]
+    for needle in (
+        "enableFeatures",
+        "exemplar-storage",
+        "exemplarTraceIdDestinations",
+        "--runbook-base-url",
+        "--jaeger-url",
+        "--trace-service",
+    ):
+        assert needle in section, needle
+    for path in TRACING.iterdir():
+        assert f"kubernetes/tracing/{path.name}" in section, f"{path.name} is not explained"
+    for block in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL):
+        yaml.safe_load(block)

@@ -5,12 +5,18 @@
   ``deploy/prometheus/rules/axio-anthropic.rules.yml``, so Prometheus in Docker Compose and the
   Prometheus Operator run the same rules.
 - ``dashboards.yaml``: one ``ConfigMap`` per ``dashboards/*.json``, labelled ``grafana_dashboard: "1"``
-  for Grafana's dashboard sidecar, holding the JSON text unchanged.
+  for Grafana's dashboard sidecar, holding the dashboard's JSON text.
+
+Where alerts and panels link to is a setting of the output (defaults in dashboards/settings.py):
+``--runbook-base-url`` (every ``runbook_url`` and panel runbook link: that page plus the alert's
+anchor), ``--jaeger-url`` and ``--trace-service`` (where the panels' trace links search).
 
 Usage (from anywhere; needs PyYAML)::
 
     python deploy/kubernetes/generate.py           # rewrite both files
     python deploy/kubernetes/generate.py --check   # exit 1 when a committed file is out of date
+    python deploy/kubernetes/generate.py --runbook-base-url https://wiki.example.com/axio \\
+        --jaeger-url https://jaeger.example.com --trace-service my-agent --out-dir my-overlay/
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +32,15 @@ import yaml  # type: ignore[import-untyped,unused-ignore]
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from dashboards import settings  # noqa: E402
+
 RULES_FILE = ROOT / "deploy" / "prometheus" / "rules" / "axio-anthropic.rules.yml"
 DASHBOARDS_DIR = ROOT / "dashboards"
-PROMETHEUS_RULE_FILE = HERE / "prometheusrule.yaml"
-DASHBOARDS_FILE = HERE / "dashboards.yaml"
+PROMETHEUS_RULE_NAME = "prometheusrule.yaml"
+DASHBOARDS_NAME = "dashboards.yaml"
 
 NAME = "axio-anthropic"
 #: A ConfigMap holds at most 1 MiB; leave room for the object's own fields.
@@ -55,6 +67,15 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _represent_str)
 
 
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where the generated alerts and dashboards link to."""
+
+    runbook_base_url: str = settings.RUNBOOK_BASE_URL
+    jaeger_url: str = settings.JAEGER_URL
+    trace_service: str = settings.TRACE_SERVICE
+
+
 def dump(documents: list[Any]) -> str:
     """YAML text of ``documents``, separated by ``---``; keys keep their order."""
     text: str = yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=2**31 - 1)
@@ -74,12 +95,17 @@ def rule_groups(path: Path = RULES_FILE) -> list[Any]:
     return groups
 
 
-def prometheus_rule(path: Path = RULES_FILE) -> dict[str, Any]:
+def prometheus_rule(path: Path = RULES_FILE, chosen: Settings = Settings()) -> dict[str, Any]:
+    groups = rule_groups(path)
+    for group in groups:
+        for rule in group["rules"]:
+            if "alert" in rule:
+                rule["annotations"]["runbook_url"] = settings.runbook_url(rule["alert"], chosen.runbook_base_url)
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
         "metadata": {"name": NAME, "labels": _labels("alerting")},
-        "spec": {"groups": rule_groups(path)},
+        "spec": {"groups": groups},
     }
 
 
@@ -94,10 +120,12 @@ def dashboard_files(directory: Path = DASHBOARDS_DIR) -> list[Path]:
     return sorted(directory.glob("*.json"))
 
 
-def dashboard_configmaps(directory: Path = DASHBOARDS_DIR) -> list[dict[str, Any]]:
+def dashboard_configmaps(directory: Path = DASHBOARDS_DIR, chosen: Settings = Settings()) -> list[dict[str, Any]]:
     maps: list[dict[str, Any]] = []
     for json_file in dashboard_files(directory):
-        text = json_file.read_text(encoding="utf-8")
+        text = settings.retarget(
+            json_file.read_text(encoding="utf-8"), chosen.runbook_base_url, chosen.jaeger_url, chosen.trace_service
+        )
         if len(text.encode("utf-8")) > MAX_DASHBOARD_BYTES:
             raise ValueError(f"{json_file}: larger than {MAX_DASHBOARD_BYTES} bytes, too big for one ConfigMap")
         if not re.fullmatch(r"[-._a-zA-Z0-9]+", json_file.name):
@@ -116,41 +144,69 @@ def dashboard_configmaps(directory: Path = DASHBOARDS_DIR) -> list[dict[str, Any
     return maps
 
 
-def render_prometheus_rule() -> str:
+def render_prometheus_rule(chosen: Settings = Settings()) -> str:
     source = RULES_FILE.relative_to(ROOT).as_posix()
-    return _HEADER.format(source=source) + dump([prometheus_rule()])
+    return _HEADER.format(source=source) + dump([prometheus_rule(chosen=chosen)])
 
 
-def render_dashboards() -> str:
+def render_dashboards(chosen: Settings = Settings()) -> str:
     header = _HEADER.format(source="dashboards/*.json")
-    maps = dashboard_configmaps()
+    maps = dashboard_configmaps(chosen=chosen)
     if not maps:
         return header + "# No dashboards/*.json yet: nothing to deploy.\n"
     return header + dump(maps)
 
 
-def outputs() -> dict[Path, str]:
-    return {PROMETHEUS_RULE_FILE: render_prometheus_rule(), DASHBOARDS_FILE: render_dashboards()}
+def outputs(directory: Path = HERE, chosen: Settings = Settings()) -> dict[Path, str]:
+    return {
+        directory / PROMETHEUS_RULE_NAME: render_prometheus_rule(chosen),
+        directory / DASHBOARDS_NAME: render_dashboards(chosen),
+    }
+
+
+def _absolute(url: str) -> str:
+    try:
+        return settings.absolute_url(url)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="only report files that are out of date")
+    parser.add_argument(
+        "--runbook-base-url",
+        type=_absolute,
+        default=settings.RUNBOOK_BASE_URL,
+        help="page with a section per alert; runbook links are this plus #<alert> (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--jaeger-url", type=_absolute, default=settings.JAEGER_URL, help="Jaeger UI for trace links (%(default)s)"
+    )
+    parser.add_argument("--trace-service", default=settings.TRACE_SERVICE, help="traced service (%(default)s)")
+    parser.add_argument("--out-dir", type=Path, default=HERE, help="where to write (default: next to this script)")
     args = parser.parse_args(argv)
+    chosen = Settings(args.runbook_base_url, args.jaeger_url, args.trace_service)
+    if not args.check:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
     stale = []
-    for path, text in outputs().items():
+    for path, text in outputs(args.out_dir, chosen).items():
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current == text:
             continue
         if args.check:
-            stale.append(path.relative_to(ROOT).as_posix())
+            stale.append(_shown(path))
         else:
             path.write_text(text, encoding="utf-8")
-            print(f"wrote {path.relative_to(ROOT).as_posix()}")
+            print(f"wrote {_shown(path)}")
     if stale:
         print(f"out of date: {', '.join(stale)}; run python deploy/kubernetes/generate.py", file=sys.stderr)
         return 1
     return 0
+
+
+def _shown(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
 
 
 if __name__ == "__main__":
