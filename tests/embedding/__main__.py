@@ -22,6 +22,8 @@ def main() -> int:
     parser.add_argument("--no-warm-up", action="store_true", help="each scenario on a cold start; no flatness check")
     args = parser.parse_args()
     faulthandler.enable()
+    # Until the runner arms its own limits (per scenario): imports and set-up must not hang either.
+    faulthandler.dump_traceback_later(120, exit=True)
     try:
         env = configure(args.env)
     except WrongEnvironment as exc:

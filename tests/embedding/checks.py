@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import SpanContext
@@ -16,6 +16,8 @@ from axio_transport_anthropic.telemetry.instruments import OUTPUT_TOKEN_BUCKETS
 from .host import Call, Host, LogCapture
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
+
     from .recorder import Recorder
 
 __all__ = ["ExemplarWatch", "Problems", "check_exemplars", "check_scenario", "in_flight", "settle"]
@@ -104,6 +106,7 @@ def _check_spans(problems: Problems, host: Host, recorder: Recorder) -> None:
         elif parent_kind in (CHAT, POST):
             what = "a request span" if kind == CHAT else "a host span"
             problems.add(f"{what} is the child of a request or attempt span", span.name)
+    _check_attempts_are_their_own(problems, exported, recorder)
     for call in host.calls:
         _check_request_parent(problems, call, recorder)
     by_id = {span.context.span_id: span for span in exported if span.context is not None}
@@ -118,6 +121,23 @@ def _check_spans(problems: Problems, host: Host, recorder: Recorder) -> None:
                 "a span the host opened while consuming a stream is not a child of the host's span",
                 f"{found.name} under a {_kind_name(recorder.kinds.get(got or 0))} span",
             )
+
+
+def _check_attempts_are_their_own(problems: Problems, exported: Sequence[ReadableSpan], recorder: Recorder) -> None:
+    """The attempt that got a request's answer is a child of that request's span: both carry the
+    server's request id (no scenario retries, so the request span's is its only attempt's)."""
+    from .recorder import CHAT, POST
+
+    children: dict[int, set[object]] = {}
+    for span in exported:
+        if recorder.kinds.get(span.context.span_id if span.context else 0) == POST and span.parent is not None:
+            children.setdefault(span.parent.span_id, set()).add((span.attributes or {}).get("anthropic.request_id"))
+    for span in exported:
+        if span.context is None or recorder.kinds.get(span.context.span_id) != CHAT:
+            continue
+        request_id = (span.attributes or {}).get("anthropic.request_id")
+        if request_id is not None and request_id not in children.get(span.context.span_id, set()):
+            problems.add("a request span's attempt is not its child", str(request_id))
 
 
 def _kind_name(kind: int | None) -> str:
