@@ -745,3 +745,27 @@ async def test_command_serves_the_rate_limits_it_is_given(session: aiohttp.Clien
         "0",
     ]
     assert process.returncode == 0
+
+
+async def test_default_reply_reads_every_result_of_parallel_tool_calls(
+    sim: Simulator, session: aiohttp.ClientSession
+) -> None:
+    calls = [
+        {"type": "tool_use", "id": "toolu_1", "name": "utc_now", "input": {}},
+        {"type": "tool_use", "id": "toolu_2", "name": "multiply", "input": {"a": 17, "b": 23}},
+    ]
+    follow_up = [
+        {"role": "user", "content": "The time, and 17 * 23?"},
+        {"role": "assistant", "content": calls},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "2026-01-01T00:00:00+00:00"},
+                {"type": "tool_result", "tool_use_id": "toolu_2", "content": "391"},
+            ],
+        },
+    ]
+    status, _, raw = await post(session, sim, request_body(messages=follow_up))
+    assert status == 200
+    text = json.loads(raw)["content"][0]["text"]
+    assert "“2026-01-01T00:00:00+00:00” and “391”" in text, text

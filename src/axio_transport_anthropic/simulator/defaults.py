@@ -17,7 +17,8 @@ def default_reply(body: Mapping[str, Any]) -> Reply:
     messages = _as_list(body.get("messages"))
     last = messages[-1] if messages and isinstance(messages[-1], Mapping) else {}
     last_user = last if last.get("role") == "user" else {}
-    tool_result = _tool_result_text(last_user.get("content"))
+    results = _tool_result_texts(last_user.get("content"))
+    tool_result = results[-1] if results else None
     tool = _first_custom_tool(body.get("tools"))
     blocks: list[Block] = []
     if _thinking_enabled(body.get("thinking")):
@@ -27,7 +28,10 @@ def default_reply(body: Mapping[str, Any]) -> Reply:
         blocks.append(TextBlock(f"I'll call {name} for that — one moment."))
         blocks.append(ToolUseBlock(name, arguments_for(tool.get("input_schema"))))
         return Reply(tuple(blocks), "tool_use")
-    if tool_result is not None:
+    if len(results) > 1:
+        quoted = " and ".join(f"“{_snippet(result)}”" for result in results)
+        text = f"Résumé — the tools returned {quoted}. All done 🙂"
+    elif tool_result is not None:
         text = f"Résumé — the tool returned “{_snippet(tool_result)}”. All done 🙂"
     else:
         said = _snippet(_plain_text(last_user.get("content")))
@@ -83,12 +87,10 @@ def _thinking_enabled(thinking: Any) -> bool:
     return isinstance(thinking, Mapping) and thinking.get("type") in ("enabled", "adaptive")
 
 
-def _tool_result_text(content: Any) -> str | None:
+def _tool_result_texts(content: Any) -> list[str]:
+    """Each tool result's text, in order (a turn answers every call of the one before)."""
     results = [b for b in _as_list(content) if isinstance(b, Mapping) and b.get("type") == "tool_result"]
-    if not results:
-        return None
-    inner = results[-1].get("content")
-    return inner if isinstance(inner, str) else _plain_text(inner)
+    return [inner if isinstance(inner := b.get("content"), str) else _plain_text(inner) for b in results]
 
 
 def _plain_text(content: Any) -> str:
