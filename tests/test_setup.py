@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 import re
 import socket
 import sys
@@ -30,27 +31,18 @@ from axio_transport_anthropic import AnthropicTransport
 from axio_transport_anthropic.demo import run_demo
 from axio_transport_anthropic.simulator import Fault, Simulator
 from axio_transport_anthropic.telemetry.logs import REQUEST_END, REQUEST_RETRY, REQUEST_START
-from axio_transport_anthropic.telemetry.setup import TelemetryHandle, current, setup
+from axio_transport_anthropic.telemetry.setup import ExportReport, TelemetryHandle, current, setup
 
 from .conftest import SECRET
 from .otlp_receiver import OtlpReceiver, attributes
 from .support import collect
 
-_ENV = (
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-    "OTEL_SERVICE_NAME",
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_BASE_URL",
-)
-
 
 @pytest.fixture(autouse=True)
 def _clean_globals(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts with no global providers and no structlog configuration, and ends so."""
-    for name in _ENV:
-        monkeypatch.delenv(name, raising=False)
+    for name in [name for name in os.environ if name.startswith(("OTEL_", "ANTHROPIC_"))]:
+        monkeypatch.delenv(name)
     monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
     monkeypatch.setattr(trace, "_TRACER_PROVIDER_SET_ONCE", Once())
     monkeypatch.setattr(metrics_internal, "_METER_PROVIDER", None)
@@ -252,11 +244,10 @@ async def test_the_demo_says_where_to_look() -> None:
     assert await run_demo(out=out) == 0, out.getvalue()
     text = out.getvalue()
     assert re.search(
-        r"\[metrics: \d+ requests, \d+ tokens, \$\d+\.\d{4}; Prometheus scrapes them at "
-        r"http://127\.0\.0\.1:\d+/metrics while the program runs\]",
-        text,
+        r"\[metrics: Prometheus can scrape http://127\.0\.0\.1:\d+/metrics while the agent runs\]", text
     ), text
-    assert "set OTEL_EXPORTER_OTLP_ENDPOINT=" in text
+    assert re.search(r"\[metrics: [\d,]+ requests, [\d,]+ tokens, \$\d+\.\d{4}\]", text), text
+    assert "[traces: recorded for the log lines' trace ids, not exported: set OTEL_EXPORTER_OTLP_ENDPOINT=" in text
     assert current() is None
 
 
@@ -265,7 +256,7 @@ async def test_the_demo_exports_traces_when_an_endpoint_is_set(monkeypatch: pyte
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
         out = io.StringIO()
         assert await run_demo(out=out) == 0, out.getvalue()
-        assert f"[traces: exported over OTLP to {receiver.url}]" in out.getvalue()
+        assert f"[traces: {len(receiver.spans())} spans exported to {receiver.url}]" in out.getvalue()
         names = {span.name for span in receiver.spans()}
     assert "chat claude-sonnet-4-6" in names
 
@@ -275,9 +266,9 @@ async def test_the_demo_shuts_telemetry_down_off_the_event_loop(monkeypatch: pyt
     threads: list[int] = []
     shutdown = TelemetryHandle.shutdown
 
-    def spy(handle: TelemetryHandle, *args: Any, **kwargs: Any) -> None:
+    def spy(handle: TelemetryHandle, *args: Any, **kwargs: Any) -> tuple[ExportReport, ...]:
         threads.append(threading.get_ident())
-        shutdown(handle, *args, **kwargs)
+        return shutdown(handle, *args, **kwargs)
 
     monkeypatch.setattr(TelemetryHandle, "shutdown", spy)
     assert await run_demo(out=io.StringIO()) == 0
@@ -306,24 +297,49 @@ def _dead_endpoint() -> str:
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
+@pytest.fixture
+def hung_endpoint() -> Iterator[str]:
+    """A collector that takes the connection and never answers: only the time bound ends the wait."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
 @pytest.mark.timeout(30)
-def test_a_dead_collector_holds_shutdown_only_as_long_as_its_bound(capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_hung_collector_holds_shutdown_only_as_long_as_its_bound(hung_endpoint: str) -> None:
     logs = io.StringIO()
-    handle = setup(otlp_endpoint=_dead_endpoint(), metrics_port=None, registry=CollectorRegistry(), log_stream=logs)
+    handle = setup(otlp_endpoint=hung_endpoint, metrics_port=None, registry=CollectorRegistry(), log_stream=logs)
     with trace.get_tracer("test").start_as_current_span("never delivered"):
         pass
     started = time.perf_counter()
     handle.shutdown(timeout=1.0)
     waited = time.perf_counter() - started
     assert waited < 2.0, f"shutdown took {waited:.2f} s"
-
     lines = _json_lines(logs)
-    exporter = [line for line in lines if line["logger"].startswith("opentelemetry.exporter")]
-    assert exporter and all("timestamp" in line for line in exporter), "the exporter's failure, as a JSON line"
     (gave_up,) = [line for line in lines if line["logger"] == "axio_transport_anthropic" and "exports" in line["event"]]
     assert gave_up["level"] == "warning"
     said = re.search(r"did not finish in (\d+\.\d) s", gave_up["event"])
     assert said is not None and 1.0 <= float(said[1]) < 2.0, gave_up["event"]
+    assert current() is None and not structlog.is_configured()
+
+
+@pytest.mark.timeout(30)
+def test_a_refused_export_is_logged_through_the_pipeline_and_stops_at_once(capfd: pytest.CaptureFixture[str]) -> None:
+    logs = io.StringIO()
+    handle = setup(otlp_endpoint=_dead_endpoint(), metrics_port=None, registry=CollectorRegistry(), log_stream=logs)
+    with trace.get_tracer("test").start_as_current_span("never delivered"):
+        pass
+    started = time.perf_counter()
+    handle.shutdown(timeout=5.0)
+    waited = time.perf_counter() - started
+    assert waited < 1.0, f"shutdown took {waited:.2f} s on a collector that refuses connections"
+
+    lines = _json_lines(logs)
+    exporter = [line for line in lines if line["logger"].startswith("opentelemetry.exporter")]
+    assert exporter and all("timestamp" in line for line in exporter), "the exporter's failure, as a JSON line"
+    ours = [line for line in lines if line["logger"] == "axio_transport_anthropic"]
+    assert ours and all(line["level"] == "warning" and "(connection refused)" in line["event"] for line in ours), ours
     # The exporters were stopped, not left retrying in the background.
     assert not [thread for thread in threading.enumerate() if thread.name == "axio-telemetry-shutdown"]
     raw = capfd.readouterr().err
@@ -332,9 +348,9 @@ def test_a_dead_collector_holds_shutdown_only_as_long_as_its_bound(capfd: pytest
 
 
 @pytest.mark.timeout(30)
-async def test_ashutdown_keeps_the_event_loop_running() -> None:
+async def test_ashutdown_keeps_the_event_loop_running(hung_endpoint: str) -> None:
     handle = setup(
-        otlp_endpoint=_dead_endpoint(), metrics_port=None, registry=CollectorRegistry(), log_stream=io.StringIO()
+        otlp_endpoint=hung_endpoint, metrics_port=None, registry=CollectorRegistry(), log_stream=io.StringIO()
     )
     with trace.get_tracer("test").start_as_current_span("never delivered"):
         pass

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 
+from .exports import ExportReport
 from .lifecycle import (
     AttemptReport,
     CompositeObserver,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AttemptReport",
     "CompositeObserver",
+    "ExportReport",
     "Outcome",
     "RequestInfo",
     "RequestObserver",
@@ -71,15 +73,21 @@ class TelemetryConfig:
     traces: bool = True
     metrics: bool = True
     logs: bool = True
-    _sinks: tuple[Tracing | None, tuple[Telemetry, ...]] | None = field(
+    exemplars: bool | None = None
+    """Trace ids on the Prometheus histograms. ``None``: on, unless this config follows the global
+    tracer provider and the ``setup()`` in effect exports no spans (an id would lead nowhere)."""
+    sinks: tuple[Telemetry, ...] = ()
+    """More observers of each request, after metrics and logs (``axio-anthropic load`` keeps
+    each request's latency this way)."""
+    _built: tuple[Tracing | None, tuple[Telemetry, ...]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
 
     def start(self, info: RequestInfo) -> RequestObserver:
-        sinks = self._sinks
-        if sinks is None:
-            sinks = self._sinks = self._build()
-        tracing, others = sinks
+        built = self._built
+        if built is None:
+            built = self._built = self._build()
+        tracing, others = built
         observers: list[RequestObserver] = []
         span: SpanContext | None = None
         if tracing is not None:
@@ -115,4 +123,4 @@ class TelemetryConfig:
             from .logs import Logs
 
             sinks.append(Logs(self))
-        return tracing, tuple(sinks)
+        return tracing, (*sinks, *self.sinks)

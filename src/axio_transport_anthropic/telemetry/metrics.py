@@ -24,6 +24,7 @@ from .instruments import ModelSeries, OtelInstruments, otel_instruments, prom_in
 from .labels import OTHER, RETRY_REASONS, Vocabulary, attempt_status, error_type
 from .lifecycle import AttemptReport, Outcome, RequestInfo, ResponseReport
 from .scope import PerProvider
+from .setup import current
 
 if TYPE_CHECKING:
     from . import TelemetryConfig
@@ -55,22 +56,31 @@ def _exemplar(context: SpanContext) -> dict[str, str] | None:
     return {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
 
 
+def _spans_unexported() -> bool:
+    """Whether the ``setup()`` in effect records spans that go nowhere (checked per request: it can
+    change)."""
+    handle = current()
+    return handle is not None and handle.traces == "recorded"
+
+
 class Metrics:
     """The metrics sink of one ``TelemetryConfig``: makes one observer per ``stream()`` call."""
 
-    __slots__ = ("_exemplars", "_meter_provider", "_otel", "_prom")
+    __slots__ = ("_exemplars", "_follow_setup", "_meter_provider", "_otel", "_prom")
 
     def __init__(self, config: TelemetryConfig) -> None:
         self._prom = prom_instruments(config.registry if config.registry is not None else REGISTRY)
         self._meter_provider = config.meter_provider
         self._otel: PerProvider[MeterProvider, OtelInstruments] = PerProvider(otel_instruments)
         # prometheus-client cannot store exemplars across processes; skip building them there.
-        self._exemplars = not _multiprocess()
+        self._exemplars = not _multiprocess() and config.exemplars is not False
+        # With a provider of its own, where spans go is the host's business.
+        self._follow_setup = config.exemplars is None and config.tracer_provider is None
 
     def start(self, info: RequestInfo, span: SpanContext) -> _Observer:
         # The provider in effect now, so that a host setting one up later (again) is followed.
         otel = self._otel(self._meter_provider or otel_metrics.get_meter_provider())
-        exemplar = _exemplar(span) if self._exemplars else None
+        exemplar = _exemplar(span) if self._exemplars and not (self._follow_setup and _spans_unexported()) else None
         return _Observer(info, self._prom.series(info.model.id), otel, exemplar)
 
 

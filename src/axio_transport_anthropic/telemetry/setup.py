@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, TextIO
 
+from .exports import ExportReport
 from .teardown import DEFAULT_SHUTDOWN_TIMEOUT, Teardown
 
 # Imported where used: importing this module must cost next to nothing (and must work from the
@@ -26,11 +26,13 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from . import TelemetryConfig
+    from .sdk_setup import TraceMode
 
 __all__ = [
     "DEFAULT_METRICS_PORT",
     "DEFAULT_SERVICE_NAME",
     "DEFAULT_SHUTDOWN_TIMEOUT",
+    "ExportReport",
     "TelemetryHandle",
     "current",
     "setup",
@@ -53,7 +55,8 @@ class TelemetryHandle:
     """``http://host:port/metrics``, or ``None`` when no server was started."""
     otlp_endpoint: str | None
     """Where traces (else metrics) are exported: the argument or the ``OTEL_EXPORTER_OTLP_*``
-    variable that said so; ``None`` when nothing is exported."""
+    variable that said so (``http://localhost:4318`` for ``OTEL_*_EXPORTER=otlp`` alone);
+    ``None`` when nothing is exported."""
     registry: CollectorRegistry
     tracer_provider: TracerProvider | None
     """The SDK provider set as the global one; ``None`` when the host had set one already, or
@@ -61,7 +64,15 @@ class TelemetryHandle:
     meter_provider: MeterProvider | None
     """Set only when metrics are exported over OTLP."""
     sdk_installed: bool = True
-    """``False`` in a core install (no ``[otel]`` extra): no traces, only ``/metrics`` and logs."""
+    """``False`` when no SDK is used: a core install (no ``[otel]`` extra) or ``OTEL_SDK_DISABLED=true``
+    (``traces_off`` says which); then there are no traces, only ``/metrics`` and logs."""
+    traces: TraceMode = "recorded"
+    """``exported`` over OTLP; ``recorded`` by an SDK provider that exports nothing (log lines still
+    carry trace ids); ``host``: the provider the host had set, left in place; ``off``: no SDK."""
+    traces_off: str | None = None
+    """Why spans are not exported, in a few words (``OTEL_TRACES_EXPORTER=none``); ``None`` when they are."""
+    exports: tuple[ExportReport, ...] = ()
+    """Set by ``shutdown()``: what each OTLP exporter delivered (the same as it returns)."""
     _teardown: Teardown | None = field(default=None, repr=False)
 
     def telemetry_config(self, **overrides: Any) -> TelemetryConfig:
@@ -71,16 +82,19 @@ class TelemetryHandle:
 
         return TelemetryConfig(registry=self.registry, **overrides)
 
-    def shutdown(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> None:
+    def shutdown(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> tuple[ExportReport, ...]:
         """Flush the exporters and shut the providers down (waiting at most ``timeout`` seconds for
-        them), then stop the ``/metrics`` server and restore the previous providers and logging,
-        last so that export failures are logged as configured. Blocks; see ``ashutdown()``."""
+        them, and not at all for a collector that refuses connections), then stop the ``/metrics``
+        server and restore the previous providers and logging, last so that export failures are
+        logged as configured. Returns what each OTLP exporter delivered (nothing without export).
+        Blocks; see ``ashutdown()``. A second call returns the first one's reports."""
         global _active
         teardown, self._teardown = self._teardown, None
         if teardown is None:
-            return
+            return self.exports
         try:
-            teardown.run(timeout)
+            self.exports = teardown.run(timeout)
+            return self.exports
         finally:
             with _lock:
                 if _active is self:
@@ -88,9 +102,9 @@ class TelemetryHandle:
 
     # The bound on the exports inside the thread, which an asyncio.timeout() around the await
     # could not give: cancelling the await leaves the thread running.
-    async def ashutdown(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> None:  # noqa: ASYNC109
+    async def ashutdown(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> tuple[ExportReport, ...]:  # noqa: ASYNC109
         """``shutdown()`` in a worker thread: the event loop keeps running while exports finish."""
-        await asyncio.to_thread(self.shutdown, timeout)
+        return await asyncio.to_thread(self.shutdown, timeout)
 
 
 def current() -> TelemetryHandle | None:
@@ -109,8 +123,13 @@ def setup(
     log_level: int | str = logging.INFO,
     log_stream: TextIO | None = None,
     configure_logging: bool = True,
+    default_service_name: str = DEFAULT_SERVICE_NAME,
 ) -> TelemetryHandle:
     """Install OpenTelemetry SDK providers, serve ``/metrics`` and configure structured logs.
+
+    ``service.name`` is ``service_name``, else ``OTEL_SERVICE_NAME``, else ``service.name`` in
+    ``OTEL_RESOURCE_ATTRIBUTES``, else ``default_service_name`` (what a tool names itself).
+    ``OTEL_SDK_DISABLED`` and ``OTEL_{TRACES,METRICS}_EXPORTER`` are followed (``env.py``).
 
     A second call while one is in effect returns the same handle (call ``shutdown()`` first to
     change settings). Raises ``OSError`` if ``metrics_port`` is taken (``0`` picks a free one), and
@@ -124,9 +143,10 @@ def setup(
             return _active
         from prometheus_client import REGISTRY
 
+        from .env import service_name as resolve_name
         from .sdk_setup import install_sdk
 
-        name = service_name or os.environ.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME
+        name = resolve_name(service_name, default_service_name)
         served = registry if registry is not None else REGISTRY
         teardown = Teardown()
         try:
@@ -140,7 +160,16 @@ def setup(
             teardown.run(DEFAULT_SHUTDOWN_TIMEOUT)
             raise
         _active = TelemetryHandle(
-            name, url, sdk.endpoint, served, sdk.tracer_provider, sdk.meter_provider, sdk.sdk, teardown
+            name,
+            url,
+            sdk.endpoint,
+            served,
+            sdk.tracer_provider,
+            sdk.meter_provider,
+            sdk.sdk,
+            sdk.traces,
+            sdk.traces_off,
+            _teardown=teardown,
         )
         return _active
 

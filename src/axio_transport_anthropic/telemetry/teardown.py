@@ -4,7 +4,9 @@ Order: exporters flushed, SDK providers shut down, global providers unset, ``/me
 logging restored last, so that export failures are logged through the configured pipeline. The
 SDK blocks on a collector that is down (OTLP/HTTP retries a refused export for about 7 s, and its
 ``force_flush`` ignores its timeout), so the providers are flushed and shut down in a worker
-thread that the caller waits for only until the deadline.
+thread that the caller waits for only until the deadline; an exporter whose collector cannot be
+reached at all (connection refused, unknown host) is stopped as soon as that is seen: at exit,
+retrying for seconds only delays the same loss. What each exporter delivered is reported.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
+from .exports import ExportChannel, ExportReport
+
 __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "SdkProvider", "Teardown"]
 
 #: Seconds ``shutdown()`` waits for the exporters by default.
@@ -23,6 +27,8 @@ DEFAULT_SHUTDOWN_TIMEOUT: Final = 5.0
 #: Once the exporters are stopped mid-export, how long their retry loops get to wind down while
 #: logging is still in place.
 _WIND_DOWN: Final = 0.25
+#: How often the wait for the exports looks for a collector that cannot be reached.
+_POLL: Final = 0.02
 
 _log = logging.getLogger("axio_transport_anthropic")
 
@@ -40,24 +46,29 @@ class Teardown:
     """What ``setup()`` started, by kind; ``run()`` undoes it once."""
 
     providers: list[SdkProvider] = field(default_factory=list)
-    stop_exporters: list[Callable[[], None]] = field(default_factory=list)
-    """Interrupts an export under way (the SDK's retry wait ends when its exporter shuts down)."""
+    channels: list[ExportChannel] = field(default_factory=list)
+    """One per exporter: its counts, and ``stop()``, which interrupts an export under way (the
+    SDK's retry wait ends when its exporter shuts down)."""
     unset_globals: list[Callable[[], None]] = field(default_factory=list)
     stop_server: list[Callable[[], None]] = field(default_factory=list)
     restore_logging: list[Callable[[], None]] = field(default_factory=list)
 
-    def run(self, timeout: float) -> None:
+    def run(self, timeout: float) -> tuple[ExportReport, ...]:
+        """Undo everything; what each exporter delivered."""
         started = time.monotonic()
+        gave_up = None
         try:
             if self.providers:
-                self._shut_providers(started, max(0.0, timeout))
+                gave_up = self._shut_providers(started, max(0.0, timeout))
         finally:
             # Each step's undo list runs in reverse, as they were set up.
             _each(reversed(self.unset_globals))
             _each(reversed(self.stop_server))
             _each(reversed(self.restore_logging))
+        return tuple(channel.report(gave_up, since=started) for channel in self.channels)
 
-    def _shut_providers(self, started: float, timeout: float) -> None:
+    def _shut_providers(self, started: float, timeout: float) -> str | None:
+        """Flush and shut down within ``timeout``; why it stopped waiting, if it did."""
         deadline = started + timeout
         aborted = threading.Event()
         worker = threading.Thread(
@@ -67,9 +78,17 @@ class Teardown:
             daemon=True,  # never holds the process up at exit
         )
         worker.start()
-        worker.join(max(0.0, deadline - time.monotonic()))
+        while worker.is_alive() and (left := deadline - time.monotonic()) > 0:
+            worker.join(min(_POLL, left))
+            for channel in self.channels:
+                if channel.unreachable_since(started) and channel.stop():
+                    _log.warning(
+                        "telemetry export to %s failed (%s); not retrying at shutdown: what it held is dropped",
+                        channel.endpoint,
+                        channel.reason,
+                    )
         if not worker.is_alive():
-            return
+            return None
         # Said first: the SDK's own complaints about its stopped exporters follow.
         _log.warning(
             "telemetry exports did not finish in %.1f s (is the OTLP collector reachable?); "
@@ -77,8 +96,10 @@ class Teardown:
             time.monotonic() - started,
         )
         aborted.set()
-        _each(self.stop_exporters)
+        for channel in self.channels:
+            channel.stop()
         worker.join(_WIND_DOWN)
+        return f"no answer within {timeout:.1f} s"
 
     def _flush_then_shutdown(self, deadline: float, aborted: threading.Event) -> None:
         for provider in self.providers:
