@@ -74,7 +74,7 @@ def test_the_demo_runs_with_metrics_without_the_otel_extra() -> None:
     done = _run("demo")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "telemetry off" not in done.stdout
-    assert "[metrics: 2 requests," in done.stdout and "/metrics while the program runs]" in done.stdout
+    assert "/metrics while the agent runs]" in done.stdout and "[metrics: 2 requests," in done.stdout
     assert "[traces: off, the OpenTelemetry SDK is not installed" in done.stdout
     assert "Traceback" not in done.stderr
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import click
 
 from .load.command import load
+from .load.config import url_problem
+from .models import ANTHROPIC_MODELS
 from .simulator.command import simulate
 
 
@@ -16,13 +19,41 @@ def main() -> None:
     """Claude for axio agents: demo, simulator and operations tools."""
 
 
+def _question(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter("must not be empty")
+    return value
+
+
+def _base_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if problem := url_problem(value):
+        raise click.BadParameter(problem)
+    if not os.environ.get("ANTHROPIC_API_KEY", "").strip():
+        raise click.BadParameter(f"needs ANTHROPIC_API_KEY for {value} (a simulator accepts any non-empty value)")
+    return value
+
+
 @main.command()
-@click.option("--question", default=None, help="What to ask the agent.")
-def demo(question: str | None) -> None:
-    """Run an axio agent with tools, streaming (simulator unless ANTHROPIC_API_KEY is set)."""
+@click.option("--question", callback=_question, help="What to ask the agent (default: the time and 17 * 23).")
+@click.option(
+    "--model",
+    type=click.Choice(list(ANTHROPIC_MODELS.keys())),
+    help="Model to ask (default: the transport's, claude-sonnet-4-6).",
+)
+@click.option(
+    "--base-url",
+    callback=_base_url,
+    help="An Anthropic-compatible API root, e.g. an `axio-anthropic simulate` (key: ANTHROPIC_API_KEY).",
+)
+def demo(question: str | None, model: str | None, base_url: str | None) -> None:
+    """Run an axio agent with two tools, streaming: on the built-in simulator, or ANTHROPIC_BASE_URL
+    or the Anthropic API when ANTHROPIC_API_KEY is set, or --base-url."""
     from .demo import QUESTION, run_demo
 
-    raise SystemExit(asyncio.run(run_demo(question or QUESTION)))
+    asked = question if question is not None else QUESTION
+    raise SystemExit(asyncio.run(run_demo(asked, model=model, base_url=base_url)))
 
 
 main.add_command(simulate)

@@ -1,8 +1,10 @@
-"""The demo ``make demo`` runs: an axio agent with a tool, streaming to the terminal.
+"""The demo ``make demo`` runs: an axio agent with two tools, streaming to the terminal.
 
-Against the built-in simulator by default; against the real API when ``ANTHROPIC_API_KEY`` is set.
-Telemetry comes from ``telemetry.setup()``: ``/metrics`` served while it runs, traces exported when
-``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (with the ``[otel]`` extra), warnings and errors logged to stderr.
+Against the built-in simulator by default; with ``ANTHROPIC_API_KEY`` set, against
+``ANTHROPIC_BASE_URL`` or the real API; with ``base_url``, against that. Telemetry comes from
+``telemetry.setup()``: ``/metrics`` served (and advertised) while the agent runs, traces exported
+when the ``OTEL_*`` variables say so (with the ``[otel]`` extra), and at the end what really
+became of them; warnings and errors are logged to stderr.
 """
 
 from __future__ import annotations
@@ -13,22 +15,37 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from axio import Agent
 from axio.context import MemoryContextStore
 from axio.events import Error, SessionEndEvent, TextDelta, ToolResult, ToolUseStart
 from axio.tool import Tool
 
+from .models import ANTHROPIC_MODELS
 from .simulator import Simulator
-from .telemetry import TelemetryConfig
+from .simulator.replies import Reply, TextBlock, ToolUseBlock
+from .telemetry import ExportReport, TelemetryConfig
 from .telemetry.setup import DEFAULT_METRICS_PORT, TelemetryHandle, current, setup
 from .transport import AnthropicTransport
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-QUESTION = "What time is it in UTC right now, and what is 17 * 23? Use the tools."
+QUESTION: Final = "What time is it in UTC right now, and what is 17 * 23? Use the tools."
+#: What the simulated model does with ``QUESTION``: it cannot read it, so the demo scripts the
+#: first turn (both tools, the right arguments); the answer is the simulator's own, from the results.
+_SCRIPT: Final = Reply(
+    (
+        TextBlock("I'll check the clock and multiply."),
+        ToolUseBlock("utc_now", {}),
+        ToolUseBlock("multiply", {"a": 17, "b": 23}),
+    ),
+    "tool_use",
+)
+#: A collector on this machine answers in milliseconds; one that hangs costs at most this at exit.
+_SHUTDOWN_TIMEOUT: Final = 2.0
+_OTLP_HINT: Final = "OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 to send them to Jaeger or any OTLP collector"
 
 
 async def utc_now() -> str:
@@ -42,20 +59,25 @@ async def multiply(a: int, b: int) -> str:
 
 
 @asynccontextmanager
-async def _endpoint(real: bool) -> AsyncIterator[tuple[str | None, str]]:
-    if real:
-        yield None, "the Anthropic API"
+async def _endpoint(question: str, base_url: str | None) -> AsyncIterator[tuple[dict[str, Any], str]]:
+    """The transport's endpoint settings, and the endpoint named as it is."""
+    if base_url is not None:
+        yield {"base_url": base_url}, base_url
+        return
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        from_env = os.environ.get("ANTHROPIC_BASE_URL")
+        yield {}, f"ANTHROPIC_BASE_URL={from_env}" if from_env else "the Anthropic API"
         return
     async with Simulator() as sim:
-        yield sim.base_url, f"the built-in simulator at {sim.base_url}"
+        if question == QUESTION:
+            sim.enqueue(_SCRIPT)
+        yield {"base_url": sim.base_url, "api_key": "sk-simulator"}, f"the built-in simulator at {sim.base_url}"
 
 
-@asynccontextmanager
-async def _telemetry(out: TextIO) -> AsyncIterator[TelemetryHandle | None]:
-    """``setup()`` for the run, or the one the host already made (left running)."""
+def _start_telemetry(out: TextIO) -> tuple[TelemetryHandle | None, bool]:
+    """``setup()`` for the run, or the one the host already made (left running): (handle, ours)."""
     if (existing := current()) is not None:
-        yield existing
-        return
+        return existing, False
 
     def start(port: int) -> TelemetryHandle:
         # WARNING on stderr: retries and failures show, the streamed answer on stdout stays clean.
@@ -63,75 +85,51 @@ async def _telemetry(out: TextIO) -> AsyncIterator[TelemetryHandle | None]:
 
     try:
         try:
-            handle = start(DEFAULT_METRICS_PORT)
+            return start(DEFAULT_METRICS_PORT), True
         except OSError:
-            handle = start(0)
+            return start(0), True
     except ImportError as exc:  # OTLP export asked for without the [otel] extra
         print(f"[telemetry off: {exc}]", file=out)
-        yield None
-        return
+        return None, False
+
+
+async def run_demo(
+    question: str = QUESTION, *, out: TextIO | None = None, model: str | None = None, base_url: str | None = None
+) -> int:
+    """Run one agent session, printing to ``out`` (stdout); returns a process exit code. ``model``
+    is a key of ``ANTHROPIC_MODELS``."""
+    out = out if out is not None else sys.stdout
+    handle, ours = _start_telemetry(out)
+    reports: tuple[ExportReport, ...] = ()
     try:
-        yield handle
-    finally:
-        # In a thread: a collector that is down must not stall the loop.
-        await handle.ashutdown()
-
-
-def _totals(registry: CollectorRegistry) -> dict[str, float]:
-    """Counter totals by family (``axio_anthropic_requests`` -> all its ``_total`` samples)."""
-    totals: dict[str, float] = {}
-    for family in registry.collect():
-        for sample in family.samples:
-            if sample.name.endswith("_total"):
-                totals[family.name] = totals.get(family.name, 0.0) + sample.value
-    return totals
-
-
-def _report(handle: TelemetryHandle | None, out: TextIO) -> None:
-    if handle is None:
-        return
-    if handle.metrics_url:
-        totals = _totals(handle.registry)
-        print(
-            f"[metrics: {totals.get('axio_anthropic_requests', 0):.0f} requests, "
-            f"{totals.get('axio_anthropic_tokens', 0):.0f} tokens, ${totals.get('axio_anthropic_cost_usd', 0):.4f}; "
-            f"Prometheus scrapes them at {handle.metrics_url} while the program runs]",
-            file=out,
-        )
-    if handle.otlp_endpoint:
-        print(f"[traces: exported over OTLP to {handle.otlp_endpoint}]", file=out)
-    elif not handle.sdk_installed:
-        print(
-            "[traces: off, the OpenTelemetry SDK is not installed: pip install 'axio-transport-anthropic[otel]' "
-            "and set OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 to send them to Jaeger or any OTLP collector]",
-            file=out,
-        )
-    else:
-        print(
-            "[traces: set OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 to send them to Jaeger or any "
-            "OTLP collector]",
-            file=out,
-        )
-
-
-async def run_demo(question: str = QUESTION, *, out: TextIO = sys.stdout) -> int:
-    """Run one agent session; returns a process exit code."""
-    async with _telemetry(out) as handle:
         telemetry = handle.telemetry_config() if handle is not None else TelemetryConfig()
-        code = await _run(question, out, telemetry)
-        _report(handle, out)
-        return code
+        code = await _run(question, out, telemetry, handle, model, base_url)
+    finally:
+        if handle is not None and ours:
+            # In a thread: a collector that is down must not stall the loop.
+            reports = await handle.ashutdown(_SHUTDOWN_TIMEOUT)
+    if handle is not None:
+        for line in _trace_lines(handle, reports, ours):
+            print(line, file=out)
+    return code
 
 
-async def _run(question: str, out: TextIO, telemetry: TelemetryConfig) -> int:
-    real = bool(os.environ.get("ANTHROPIC_API_KEY"))
-    async with _endpoint(real) as (base_url, where):
-        overrides = {"base_url": base_url, "api_key": "sk-simulator"} if base_url else {}
+async def _run(
+    question: str,
+    out: TextIO,
+    telemetry: TelemetryConfig,
+    handle: TelemetryHandle | None,
+    model: str | None,
+    base_url: str | None,
+) -> int:
+    async with _endpoint(question, base_url) as (endpoint, where):
+        chosen: dict[str, Any] = {"model": ANTHROPIC_MODELS[model]} if model is not None else {}
         async with AnthropicTransport(
             max_retries=3,
             retry_base_delay=0.5,
             telemetry=telemetry,
-            **overrides,  # type: ignore[arg-type]
+            **endpoint,
+            **chosen,
         ) as transport:
             agent = Agent(
                 system="You are a concise assistant. Use the tools when they help.",
@@ -140,6 +138,8 @@ async def _run(question: str, out: TextIO, telemetry: TelemetryConfig) -> int:
                 max_iterations=6,
             )
             print(f"axio agent on {transport.model.id} via {where}", file=out)
+            if handle is not None and handle.metrics_url:
+                print(f"[metrics: Prometheus can scrape {handle.metrics_url} while the agent runs]", file=out)
             print(f"> {question}\n", file=out)
             code = 0
             async for event in agent.run_stream(question, MemoryContextStore()):
@@ -156,8 +156,45 @@ async def _run(question: str, out: TextIO, telemetry: TelemetryConfig) -> int:
                         code = 1
                     case SessionEndEvent(stop_reason=reason, total_usage=usage):
                         print(
-                            f"\n\n[done: {reason}; {usage.input_tokens} input tokens "
-                            f"({usage.cache_read_tokens} cached), {usage.output_tokens} output]",
+                            f"\n\n[done: {reason}; {usage.input_tokens:,} input tokens "
+                            f"({usage.cache_read_tokens:,} cached), {usage.output_tokens:,} output]",
                             file=out,
                         )
+            if handle is not None and handle.metrics_url:
+                print(_totals_line(handle.registry), file=out)
             return code
+
+
+def _totals_line(registry: CollectorRegistry) -> str:
+    """Counter totals by family (``axio_anthropic_requests`` -> all its ``_total`` samples)."""
+    totals: dict[str, float] = {}
+    for family in registry.collect():
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                totals[family.name] = totals.get(family.name, 0.0) + sample.value
+    return (
+        f"[metrics: {totals.get('axio_anthropic_requests', 0):,.0f} requests, "
+        f"{totals.get('axio_anthropic_tokens', 0):,.0f} tokens, ${totals.get('axio_anthropic_cost_usd', 0):.4f}]"
+    )
+
+
+def _trace_lines(handle: TelemetryHandle, reports: tuple[ExportReport, ...], ours: bool) -> list[str]:
+    """What became of the spans (and OTLP metrics): what the exporters reported, never assumed."""
+    lines = [f"[{'traces' if r.signal == 'traces' else 'OTLP metrics'}: {r.describe()}]" for r in reports]
+    match handle.traces:
+        case "exported" if not ours:
+            lines.append(f"[traces: exported over OTLP to {handle.otlp_endpoint} by the setup() already in effect]")
+        case "recorded" if handle.traces_off == "no OTLP endpoint is set":
+            lines.append(f"[traces: recorded for the log lines' trace ids, not exported: set {_OTLP_HINT}]")
+        case "recorded":
+            lines.append(f"[traces: not exported ({handle.traces_off})]")
+        case "host":
+            lines.append("[traces: to the tracer provider this process had already set]")
+        case "off" if not handle.sdk_installed and handle.traces_off == "the OpenTelemetry SDK is not installed":
+            lines.append(
+                "[traces: off, the OpenTelemetry SDK is not installed: pip install 'axio-transport-anthropic[otel]' "
+                f"and set {_OTLP_HINT}]"
+            )
+        case "off":
+            lines.append(f"[traces: off ({handle.traces_off})]")
+    return lines
