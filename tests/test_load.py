@@ -25,6 +25,7 @@ from rich.console import Console
 
 from axio_transport_anthropic.cli import main
 from axio_transport_anthropic.load import LoadConfig, LoadError, Summary, histogram_quantile, run_load
+from axio_transport_anthropic.load.latency import Latencies
 from axio_transport_anthropic.load.observer import LiveStats, StartInfo
 from axio_transport_anthropic.load.progress import LiveProgress
 from axio_transport_anthropic.load.quantile import merge_buckets
@@ -32,7 +33,7 @@ from axio_transport_anthropic.load.runner import Budget, Tally, drive
 from axio_transport_anthropic.load.summary import LiveTotals, RunContext, RunCounts, read_summary
 from axio_transport_anthropic.load.table import summary_table
 from axio_transport_anthropic.simulator import Fault, Simulator
-from axio_transport_anthropic.telemetry.setup import TelemetryHandle
+from axio_transport_anthropic.telemetry.setup import ExportReport, TelemetryHandle
 
 INF = float("inf")
 
@@ -57,6 +58,7 @@ JSON_KEYS = {
     "stop_reasons",
     "request_duration_seconds",
     "time_to_first_token_seconds",
+    "exports",
 }
 
 
@@ -103,23 +105,26 @@ def test_merge_buckets_adds_label_sets_by_bound() -> None:
     assert merge_buckets([{0.1: 1.0, INF: 2.0}, {0.1: 3.0, INF: 3.0}]) == {0.1: 4.0, INF: 5.0}
 
 
-def test_summary_reads_histograms_and_counters_from_the_registry() -> None:
+def test_summary_counts_from_the_registry_and_latencies_as_measured() -> None:
     registry = CollectorRegistry()
+    # Histograms are not where the quantiles come from: their buckets cannot say.
     hist = Histogram(
         "axio_anthropic_request_duration_seconds", "d", ("model",), buckets=(0.1, 0.5, 1.0), registry=registry
     )
-    for model, values in (("a", [0.05] * 10 + [0.3] * 10), ("b", [0.3] * 10 + [0.7] * 10)):
-        for value in values:
-            hist.labels(model).observe(value)
+    hist.labels("a").observe(0.3)
+    latencies = Latencies()
+    for duration in (0.01, 0.02, 0.03, 0.04):
+        latencies.record(duration, duration / 2)
     context = RunContext("http://x/v1", True, "a", "none", 1, 2.0, False, RunCounts())
-    summary = read_summary(registry, context)
-    assert summary.duration.count == 40
-    assert summary.duration.p50 == pytest.approx(0.3)
-    assert summary.duration.p95 == pytest.approx(0.9)
-    assert summary.duration.mean == pytest.approx((0.5 + 3 + 3 + 7) / 40 * 1.0, rel=1e-6)
-    assert summary.ttft.count == 0
-    assert summary.ttft.p50 is None
+    summary = read_summary(registry, context, latencies)
+    assert summary.duration.count == 4
+    assert summary.duration.p50 == pytest.approx(0.025)
+    assert summary.duration.mean == pytest.approx(0.025)
+    assert summary.ttft.p99 == pytest.approx(0.01985)  # 97 % of the way from the third value to the fourth
+    assert summary.latency_sample is None
     assert summary.requests == {"ok": 0, "error": 0, "cancelled": 0}
+    empty = read_summary(registry, context)
+    assert empty.duration.count == 0 and empty.duration.p50 is None
 
 
 # ── run_load against a simulator of the test's own ───────────────────────────────────────────
@@ -135,7 +140,7 @@ async def test_summary_equals_what_the_simulator_served() -> None:
     assert summary.requests == {"ok": 12, "error": 0, "cancelled": 0}
     assert summary.attempts_total == served == 12
     assert summary.stop_reasons == {"tool_use": 6, "end_turn": 6}
-    assert summary.duration.count == summary.ttft.count == 12
+    assert summary.duration.count == summary.ttft.count == 12  # every request succeeded
     assert summary.tokens["output"] > 0
     assert summary.cost_usd > 0
     assert summary.cache_hits + summary.cache_misses == 12
@@ -188,6 +193,9 @@ class Recorder:
     def lingering(self, seconds: float, metrics_url: str) -> None:
         self.lingered = (seconds, metrics_url)
 
+    def exported(self, reports: tuple[ExportReport, ...]) -> None:
+        pass
+
 
 def scraped(text: str, name: str) -> float:
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + "{"))
@@ -235,9 +243,9 @@ async def test_telemetry_is_shut_down_off_the_event_loop(monkeypatch: pytest.Mon
     threads: list[int] = []
     shutdown = TelemetryHandle.shutdown
 
-    def spy(handle: TelemetryHandle, *args: Any, **kwargs: Any) -> None:
+    def spy(handle: TelemetryHandle, *args: Any, **kwargs: Any) -> tuple[ExportReport, ...]:
         threads.append(threading.get_ident())
-        shutdown(handle, *args, **kwargs)
+        return shutdown(handle, *args, **kwargs)
 
     monkeypatch.setattr(TelemetryHandle, "shutdown", spy)
     await run_load(LoadConfig(requests=1, concurrency=1))
@@ -307,6 +315,7 @@ def test_cli_json_to_stdout_has_the_documented_keys() -> None:
     assert data["attempts"] == {"total": 4, "by_status": {"200": 4}}
     assert set(data["tokens"]["by_type"]) == {"input", "output", "cache_read", "cache_creation"}
     assert set(data["request_duration_seconds"]) == {"count", "mean", "p50", "p95", "p99"}
+    assert data["exports"] == []  # nothing exported over OTLP
     assert data["profile"] == "none" and data["simulator"] is True
     assert "agent runs" in result.stderr  # the table moved to stderr
 

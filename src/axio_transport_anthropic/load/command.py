@@ -1,8 +1,9 @@
 """``axio-anthropic load``: the click command around ``run_load()``.
 
 stdout carries the ``target:``/``metrics:`` lines (printed before the first request, so a script
-can scrape while the load runs) and the summary table; with ``--json -`` stdout is the JSON alone
-and the rest moves to stderr. The progress bar is always on stderr.
+can scrape while the load runs), the summary table and what became of the exported traces; with
+``--json -`` stdout is the JSON alone and the rest moves to stderr. Progress is always on stderr:
+a live bar on a terminal, else a plain line every ``--progress-interval`` seconds.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import gc
 import json
 import signal
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import click
 from click.core import ParameterSource
@@ -23,12 +25,12 @@ from rich.console import Console
 
 from ..models import ANTHROPIC_MODELS, DEFAULT_MODEL
 from ..simulator import FaultProfile
+from ..telemetry.setup import DEFAULT_METRICS_PORT
 from .config import LoadConfig, LoadError, url_problem
-from .observer import LiveStats, StartInfo
-from .progress import LiveProgress
+from .display import Display
+from .progress import LiveProgress, Progress, ProgressLines
 from .run import run_load
 from .summary import Summary
-from .table import summary_table
 
 __all__ = ["load"]
 
@@ -44,8 +46,23 @@ def _base_url(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 
 def _json_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value not in (None, "-") and not Path(value).parent.is_dir():
-        raise click.BadParameter(f"directory {str(Path(value).parent)!r} does not exist")
+    """Checked before the run, which may take hours: a path that cannot be written fails now."""
+    if value in (None, "-"):
+        return value
+    path = Path(value)
+    if path.is_dir():
+        raise click.BadParameter(f"{value!r} is a directory")
+    if not path.parent.is_dir():
+        raise click.BadParameter(f"directory {str(path.parent)!r} does not exist")
+    try:
+        if path.exists():
+            with path.open("a", encoding="utf-8"):  # appends nothing; the run overwrites it
+                pass
+        else:
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".axio-load-"):
+                pass
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {value!r}: {exc.strerror or exc}") from None
     return value
 
 
@@ -53,7 +70,13 @@ def _json_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("-n", "--requests", type=click.IntRange(min=1), help="Agent runs to complete (each: 2+ API requests).")
 @click.option("-d", "--duration", type=click.FloatRange(min=0, min_open=True), help="Seconds to keep starting runs.")
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), default=4, show_default=True, help="Agents at once.")
-@click.option("--model", type=click.Choice(list(ANTHROPIC_MODELS.keys())), default=DEFAULT_MODEL, show_default=True)
+@click.option(
+    "--model",
+    type=click.Choice(list(ANTHROPIC_MODELS.keys())),
+    default=DEFAULT_MODEL,
+    show_default=True,
+    help="Model the agents ask.",
+)
 @click.option(
     "--base-url", callback=_base_url, help="A real endpoint instead of the simulator (key: ANTHROPIC_API_KEY)."
 )
@@ -64,13 +87,31 @@ def _json_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
     show_default=True,
     help="Simulator fault preset.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Simulator seed.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Simulator seed (faults, ids, chunking).")
 @click.option(
-    "--first-byte-delay", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Simulator; seconds."
+    "--first-byte-delay",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Simulator: seconds before each response's first byte.",
 )
-@click.option("--token-delay", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Simulator; seconds.")
-@click.option("--max-retries", type=click.IntRange(min=0), default=3, show_default=True)
-@click.option("--retry-base-delay", type=click.FloatRange(min=0), default=0.05, show_default=True, help="Seconds.")
+@click.option(
+    "--token-delay",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Simulator: seconds between streamed deltas.",
+)
+@click.option(
+    "--max-retries", type=click.IntRange(min=0), default=3, show_default=True, help="Transport retries per request."
+)
+@click.option(
+    "--retry-base-delay",
+    type=click.FloatRange(min=0),
+    default=0.05,
+    show_default=True,
+    help="Transport's first backoff in seconds (doubles per retry).",
+)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
@@ -78,13 +119,23 @@ def _json_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
 )
 @click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve /metrics here (0: a free port).")
 @click.option(
-    "--metrics-addr", default="127.0.0.1", show_default=True, help="Listen address of /metrics (0.0.0.0 in containers)."
+    "--metrics-addr",
+    default="127.0.0.1",
+    show_default=True,
+    help=f"Listen address of /metrics (0.0.0.0 in containers); alone, it serves on port {DEFAULT_METRICS_PORT}.",
 )
 @click.option(
     "--linger", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Keep /metrics up this long after."
 )
 @click.option("--json", "json_path", callback=_json_path, metavar="PATH", help="Summary as JSON ('-': stdout).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or progress lines.")
+@click.option(
+    "--progress-interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Seconds between progress lines when stderr is not a terminal (CI, containers).",
+)
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error", "critical"], case_sensitive=False),
@@ -92,9 +143,16 @@ def _json_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
     show_default=True,
     help="Transport log events shown on stderr.",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["console", "json"]),
+    default="console",
+    show_default=True,
+    help="Log lines as key=value text or as one JSON object each.",
+)
 @click.pass_context
-def load(ctx: click.Context, /, json_path: str | None, quiet: bool, **options: Any) -> None:
-    """Run concurrent axio agents (tool loops) against the simulator or an API; summarize from the metrics.
+def load(ctx: click.Context, /, json_path: str | None, quiet: bool, progress_interval: float, **options: Any) -> None:
+    """Run concurrent axio agents (tool loops) against the simulator or an API, then summarize.
 
     Bounded by --requests agent runs or --duration seconds, whichever ends first (100 runs when
     neither is given). Exits 0 when the run completed, even if requests failed under faults.
@@ -104,12 +162,13 @@ def load(ctx: click.Context, /, json_path: str | None, quiet: bool, **options: A
         if given:
             flags = ", ".join("--" + name.replace("_", "-") for name in given)
             raise click.UsageError(f"{flags}: for the built-in simulator only, not with --base-url")
+    if options["metrics_port"] is None and ctx.get_parameter_source("metrics_addr") == ParameterSource.COMMANDLINE:
+        # An address alone asks for /metrics as clearly as a port does: the conventional one.
+        options["metrics_port"] = DEFAULT_METRICS_PORT
     level: str = options.pop("log_level")
     config = LoadConfig(**options, log_level=level.upper())
     out = sys.stderr if json_path == "-" else sys.stdout
-    bar = Console(stderr=True)
-    # Off a terminal a bar only prints its last frame, which the summary already says better.
-    display = _Display(out, Console(file=out), LiveProgress(bar) if bar.is_terminal and not quiet else None)
+    display = Display(out, Console(file=out), None if quiet else _progress(progress_interval))
     try:
         summary = asyncio.run(_main(config, display))
     except LoadError as exc:
@@ -122,7 +181,13 @@ def load(ctx: click.Context, /, json_path: str | None, quiet: bool, **options: A
         ctx.exit(_INTERRUPTED_EXIT)
 
 
-async def _main(config: LoadConfig, display: _Display) -> Summary:
+def _progress(interval: float) -> Progress:
+    bar = Console(stderr=True)
+    # Off a terminal a bar shows nothing until its last frame: plain lines instead.
+    return LiveProgress(bar) if bar.is_terminal else ProgressLines(sys.stderr, interval)
+
+
+async def _main(config: LoadConfig, display: Display) -> Summary:
     stop = asyncio.Event()
     # What start-up made (imports, mostly) lives as long as the process: full GC passes, which
     # hold the event loop, need not walk it again and again (see the README on many streams).
@@ -168,53 +233,3 @@ def _write_json(summary: Summary, path: str) -> None:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-class _Display:
-    """The ``LoadObserver`` of the command: header lines, progress bar, summary table."""
-
-    def __init__(self, out: TextIO, console: Console, progress: LiveProgress | None) -> None:
-        self._out = out
-        self._console = console
-        self._progress = progress
-
-    def __enter__(self) -> _Display:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-    def started(self, info: StartInfo) -> None:
-        where = f"built-in simulator at {info.target} (profile {info.profile})" if info.simulator else info.target
-        bound = " and ".join(
-            part
-            for part in (
-                f"{info.runs} agent runs" if info.runs is not None else "",
-                f"{info.duration:g} s" if info.duration is not None else "",
-            )
-            if part
-        )
-        self._echo(f"target: {where}")
-        self._echo(f"load: {info.concurrency} concurrent agents on {info.model}, up to {bound}")
-        if info.metrics_url:
-            self._echo(f"metrics: {info.metrics_url}")
-        if info.otlp_endpoint:
-            self._echo(f"traces: {info.otlp_endpoint}")
-        if self._progress is not None:
-            self._progress.start(info)
-
-    def tick(self, stats: LiveStats) -> None:
-        if self._progress is not None:
-            self._progress.update(stats)
-
-    def finished(self, summary: Summary) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-        self._console.print(summary_table(summary))
-
-    def lingering(self, seconds: float, metrics_url: str) -> None:
-        self._echo(f"lingering {seconds:g} s: {metrics_url} still served (Ctrl-C ends it)")
-
-    def _echo(self, line: str) -> None:
-        click.echo(line, file=self._out)

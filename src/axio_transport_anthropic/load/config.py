@@ -52,6 +52,8 @@ class LoadConfig:
     drain: float = 10.0
     """After ``duration``, how long runs under way may take to finish before they are cancelled."""
     log_level: str = "ERROR"
+    log_format: str = "console"
+    """``console`` (key=value lines) or ``json`` (one object a line) on stderr."""
 
     @property
     def runs(self) -> int | None:
@@ -82,6 +84,8 @@ class LoadConfig:
             raise ValueError(f"metrics_port must be between 0 and 65535, not {self.metrics_port}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError(f"log_level must be a logging level name, not {self.log_level!r}")
+        if self.log_format not in ("console", "json"):
+            raise ValueError(f"log_format must be 'console' or 'json', not {self.log_format!r}")
         for name in ("first_byte_delay", "token_delay", "retry_base_delay", "linger", "drain"):
             value = getattr(self, name)
             if not (value >= 0 and math.isfinite(value)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..telemetry.exports import ExportReport
 from .summary import LiveTotals, RunCounts, Summary
 
 __all__ = ["LiveStats", "LoadObserver", "StartInfo"]
@@ -30,6 +31,8 @@ class LiveStats:
     elapsed: float
     runs: RunCounts
     totals: LiveTotals
+    final: bool = False
+    """The last tick, once the agents have stopped: rates are then the whole run's."""
 
 
 class LoadObserver(Protocol):
@@ -44,3 +47,6 @@ class LoadObserver(Protocol):
 
     def lingering(self, seconds: float, metrics_url: str) -> None:
         """The run is over; ``/metrics`` stays up for ``seconds`` (or until stopped)."""
+
+    def exported(self, reports: tuple[ExportReport, ...]) -> None:
+        """Telemetry has shut down: what each OTLP exporter delivered (called only with export)."""

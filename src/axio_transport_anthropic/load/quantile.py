@@ -1,7 +1,9 @@
 """Quantiles from cumulative histogram buckets, computed the way Prometheus' ``histogram_quantile`` does.
 
-The summary reads the same buckets a scrape exposes, so a dashboard's
-``histogram_quantile(0.95, sum by (le) (rate(..._bucket[5m])))`` and the table agree.
+For scripts that read a scrape and want what a dashboard's
+``histogram_quantile(0.95, sum by (le) (rate(..._bucket[5m])))`` says. The load summary does not
+use it: within a bucket this can only interpolate (a 0-50 ms bucket gives a 25 ms median whatever
+the values), so the summary takes its quantiles from the measured values (``latency.py``).
 """
 
 from __future__ import annotations

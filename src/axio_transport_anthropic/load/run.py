@@ -7,13 +7,14 @@ summary holds this run's numbers only and agrees with any scrape of it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from typing import Final, TextIO, cast
+from typing import Final, Literal, TextIO, cast
 
 import aiohttp
 from prometheus_client import CollectorRegistry
@@ -21,10 +22,12 @@ from prometheus_client import CollectorRegistry
 from ..models import ANTHROPIC_MODELS
 from ..simulator import FaultProfile, Simulator
 from ..telemetry import TelemetryConfig
+from ..telemetry.exports import ExportReport
 from ..telemetry.setup import TelemetryHandle, current, setup
 from ..transport import AnthropicTransport
 from .agents import make_agent, run_agent
 from .config import LoadConfig, LoadError
+from .latency import Latencies
 from .observer import LiveStats, LoadObserver, StartInfo
 from .runner import Tally, drive
 from .summary import RunContext, Summary, read_summary, read_totals
@@ -32,6 +35,7 @@ from .summary import RunContext, Summary, read_summary, read_totals
 __all__ = ["SIMULATOR_KEY", "run_load"]
 
 SIMULATOR_KEY: Final = "sk-load-simulator"
+#: service.name when neither OTEL_SERVICE_NAME nor OTEL_RESOURCE_ATTRIBUTES gives one.
 SERVICE_NAME: Final = "axio-anthropic-load"
 _TICK_SECONDS: Final = 0.2
 #: The in-process simulator keeps only recent requests, so memory stays flat on long runs.
@@ -57,7 +61,8 @@ async def run_load(
     api_key = _api_key(config)
     registry = registry if registry is not None else CollectorRegistry()
     stop = stop if stop is not None else asyncio.Event()
-    async with _telemetry(config, registry) as handle:
+    telemetry = _Telemetry()
+    async with _telemetry(config, registry, telemetry) as handle:
         metrics_url = handle.metrics_url if handle is not None else None
         async with _target(config) as base_url:
             info = StartInfo(
@@ -69,7 +74,7 @@ async def run_load(
                 runs=config.runs,
                 duration=config.duration,
                 metrics_url=metrics_url,
-                otlp_endpoint=handle.otlp_endpoint if handle is not None else None,
+                otlp_endpoint=handle.otlp_endpoint if handle is not None and handle.traces == "exported" else None,
             )
             if observer is not None:
                 observer.started(info)
@@ -81,6 +86,10 @@ async def run_load(
                 observer.lingering(config.linger, metrics_url)
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), config.linger)
+    if telemetry.exports:
+        summary = dataclasses.replace(summary, exports=telemetry.exports)
+        if observer is not None:
+            observer.exported(telemetry.exports)
     return summary
 
 
@@ -108,8 +117,15 @@ class _Stderr:
         return sys.stderr.isatty()
 
 
+@dataclasses.dataclass(slots=True)
+class _Telemetry:
+    exports: tuple[ExportReport, ...] = ()
+
+
 @asynccontextmanager
-async def _telemetry(config: LoadConfig, registry: CollectorRegistry) -> AsyncIterator[TelemetryHandle | None]:
+async def _telemetry(
+    config: LoadConfig, registry: CollectorRegistry, outcome: _Telemetry
+) -> AsyncIterator[TelemetryHandle | None]:
     if current() is not None:
         # The host's setup() stays in charge (its tracer is used); it serves its own registry.
         if config.metrics_port is not None:
@@ -118,11 +134,11 @@ async def _telemetry(config: LoadConfig, registry: CollectorRegistry) -> AsyncIt
         return
     try:
         handle = setup(
-            service_name=SERVICE_NAME,
+            default_service_name=SERVICE_NAME,
             metrics_port=config.metrics_port,
             metrics_addr=config.metrics_addr,
             registry=registry,
-            log_format="console",
+            log_format=cast(Literal["json", "console"], config.log_format),
             log_level=config.log_level.upper(),
             log_stream=cast(TextIO, _Stderr()),
         )
@@ -140,7 +156,7 @@ async def _telemetry(config: LoadConfig, registry: CollectorRegistry) -> AsyncIt
     finally:
         agent_logger.setLevel(previous)
         # In a thread: a collector that is down must not stall the loop (Ctrl-C stays handled).
-        await handle.ashutdown()
+        outcome.exports = await handle.ashutdown()
 
 
 @asynccontextmanager
@@ -173,6 +189,7 @@ async def _run(
     stop: asyncio.Event,
     observer: LoadObserver | None,
 ) -> Summary:
+    latencies = Latencies(seed=config.seed)
     # The default pool of 100 connections would queue workers beyond it and skew the timings.
     connector = aiohttp.TCPConnector(limit=max(100, config.concurrency))
     async with (
@@ -186,16 +203,17 @@ async def _run(
             retry_base_delay=config.retry_base_delay,
             first_byte_timeout=_timeout(config),
             idle_timeout=_timeout(config),
-            telemetry=TelemetryConfig(registry=registry),
+            telemetry=TelemetryConfig(registry=registry, sinks=(latencies,)),
         ) as transport,
     ):
         agents = [make_agent(transport) for _ in range(config.concurrency)]
         tally = Tally()
         started = time.perf_counter()
 
-        def tick() -> None:
+        def tick(final: bool = False) -> None:
             if observer is not None:
-                observer.tick(LiveStats(time.perf_counter() - started, tally.snapshot(), read_totals(registry)))
+                stats = LiveStats(time.perf_counter() - started, tally.snapshot(), read_totals(registry), final)
+                observer.tick(stats)
 
         ticker = asyncio.create_task(_every(_TICK_SECONDS, tick)) if observer is not None else None
         try:
@@ -213,7 +231,7 @@ async def _run(
                 ticker.cancel()
                 await asyncio.gather(ticker, return_exceptions=True)
         wall = time.perf_counter() - started
-        tick()
+        tick(final=True)
     context = RunContext(
         target=info.target,
         simulator=info.simulator,
@@ -225,7 +243,7 @@ async def _run(
         runs=tally.snapshot(),
         metrics_url=info.metrics_url,
     )
-    return read_summary(registry, context)
+    return read_summary(registry, context, latencies)
 
 
 async def _every(seconds: float, action: Callable[[], None]) -> None:

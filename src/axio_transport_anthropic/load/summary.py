@@ -1,7 +1,9 @@
 """A run's numbers, read back from the transport's Prometheus registry, and their JSON form.
 
-Reading the registry rather than counting on the side means the summary is exactly what
-``/metrics`` served: a scrape after the run and this summary cannot disagree.
+Reading the registry rather than counting on the side means the counts are exactly what
+``/metrics`` served: a scrape after the run and this summary cannot disagree. Latency quantiles
+are the exception: buckets cannot give them, so they come from each request's measured values
+(``latency.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from .quantile import histogram_quantile, merge_buckets
+from ..telemetry.exports import ExportReport
+from .latency import NO_DATA, Latencies, Latency
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -48,20 +51,6 @@ class RunContext:
 
 
 @dataclass(frozen=True, slots=True)
-class Latency:
-    """One histogram: quantiles from its buckets (``None`` with no observation), exact mean."""
-
-    count: int
-    mean: float | None
-    p50: float | None
-    p95: float | None
-    p99: float | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"count": self.count, "mean": self.mean, "p50": self.p50, "p95": self.p95, "p99": self.p99}
-
-
-@dataclass(frozen=True, slots=True)
 class LiveTotals:
     """The running totals the progress bar shows."""
 
@@ -85,7 +74,12 @@ class Summary:
     cache_misses: int
     cost_usd: float
     duration: Latency
+    """Over the requests that succeeded (as is ``ttft``, so no TTFT quantile exceeds its duration's)."""
     ttft: Latency
+    latency_sample: int | None = None
+    """How many requests the quantiles were taken from, when that is a sample of ``duration.count``."""
+    exports: tuple[ExportReport, ...] = ()
+    """What the OTLP exporters delivered, known once telemetry has shut down."""
 
     @property
     def requests_total(self) -> int:
@@ -149,18 +143,25 @@ class Summary:
             "stop_reasons": dict(self.stop_reasons),
             "request_duration_seconds": self.duration.to_json(),
             "time_to_first_token_seconds": self.ttft.to_json(),
+            "exports": [report.to_json() for report in self.exports],
         }
 
 
-def read_summary(registry: CollectorRegistry, context: RunContext) -> Summary:
-    counters, histograms = _read(registry)
+def read_summary(registry: CollectorRegistry, context: RunContext, latencies: Latencies | None = None) -> Summary:
+    """The counts from ``registry``, the latency quantiles from ``latencies`` (none without)."""
+    counters = _read(registry)
 
     def counts(name: str, keys: tuple[str, ...] = ()) -> dict[str, int]:
         found = {key: round(value) for key, value in counters.get(name, {}).items() if value > 0}
-        return {**dict.fromkeys(keys, 0), **found}
+        # Fixed keys first, in their order; the rest in one order, whichever was seen first.
+        rest = sorted((key for key in found if key not in keys), key=_order)
+        return {**{key: found.get(key, 0) for key in keys}, **{key: found[key] for key in rest}}
 
     def total(name: str) -> float:
         return sum(counters.get(name, {}).values())
+
+    duration, ttft = latencies.summaries() if latencies is not None else (NO_DATA, NO_DATA)
+    sample = latencies.capacity if latencies is not None and latencies.sampled else None
 
     return Summary(
         context=context,
@@ -174,13 +175,23 @@ def read_summary(registry: CollectorRegistry, context: RunContext) -> Summary:
         cache_hits=round(total("cache_hits")),
         cache_misses=round(total("cache_misses")),
         cost_usd=float(total("cost_usd")),
-        duration=_latency(histograms.get("request_duration_seconds")),
-        ttft=_latency(histograms.get("time_to_first_token_seconds")),
+        duration=duration,
+        ttft=ttft,
+        latency_sample=sample,
     )
 
 
+def _order(key: str) -> tuple[int, int, str]:
+    """``200`` first, then other status codes by number, then names alphabetically."""
+    if key == "200":
+        return (0, 0, key)
+    if key.isdigit():
+        return (1, int(key), key)
+    return (2, 0, key)
+
+
 def read_totals(registry: CollectorRegistry) -> LiveTotals:
-    counters, _ = _read(registry)
+    counters = _read(registry)
 
     def total(name: str) -> int:
         return round(sum(counters.get(name, {}).values()))
@@ -188,17 +199,9 @@ def read_totals(registry: CollectorRegistry) -> LiveTotals:
     return LiveTotals(total("requests"), total("tokens"), total("retries"), total("errors"))
 
 
-@dataclass(slots=True)
-class _Histogram:
-    buckets: dict[float, float]
-    total: float = 0.0
-    count: float = 0.0
-
-
-def _read(registry: CollectorRegistry) -> tuple[dict[str, dict[str, float]], dict[str, _Histogram]]:
-    """Counters as ``{family: {label value: total}}`` (summed over models) and merged histograms."""
+def _read(registry: CollectorRegistry) -> dict[str, dict[str, float]]:
+    """Counters as ``{family: {label value: total}}``, summed over models."""
     counters: dict[str, dict[str, float]] = {}
-    histograms: dict[str, _Histogram] = {}
     for family in registry.collect():
         if not family.name.startswith(_PREFIX):
             continue
@@ -210,23 +213,4 @@ def _read(registry: CollectorRegistry) -> tuple[dict[str, dict[str, float]], dic
                     # The one label besides model (outcome, reason, type...), or "" when there is none.
                     key = next((v for k, v in sample.labels.items() if k != "model"), "")
                     by_label[key] = by_label.get(key, 0.0) + sample.value
-        elif family.type == "histogram":
-            per_model: dict[str, dict[float, float]] = {}
-            histogram = histograms[name] = _Histogram({})
-            for sample in family.samples:
-                if sample.name.endswith("_bucket"):
-                    model = sample.labels.get("model", "")
-                    per_model.setdefault(model, {})[float(sample.labels["le"])] = sample.value
-                elif sample.name.endswith("_sum"):
-                    histogram.total += sample.value
-                elif sample.name.endswith("_count"):
-                    histogram.count += sample.value
-            histogram.buckets = merge_buckets(per_model.values())
-    return counters, histograms
-
-
-def _latency(histogram: _Histogram | None) -> Latency:
-    if histogram is None or histogram.count <= 0:
-        return Latency(0, None, None, None, None)
-    p50, p95, p99 = (histogram_quantile(q, histogram.buckets) for q in (0.5, 0.95, 0.99))
-    return Latency(round(histogram.count), histogram.total / histogram.count, p50, p95, p99)
+    return counters

@@ -1,4 +1,4 @@
-"""The end-of-run summary as a rich table."""
+"""The end-of-run summary as a rich table; every count with thousands separators."""
 
 from __future__ import annotations
 
@@ -16,17 +16,17 @@ def summary_table(summary: Summary) -> Table:
     ctx = summary.context
     where = "built-in simulator" if ctx.simulator else ctx.target
     profile = f", profile {ctx.profile}" if ctx.profile else ""
-    title = f"load: {ctx.model} via {where}{profile}, concurrency {ctx.concurrency}"
+    title = f"load: {ctx.model} via {where}{profile}, concurrency {ctx.concurrency:,}"
     table = Table(
         title=title,
-        caption="quantiles interpolated within histogram buckets, as Prometheus histogram_quantile()",
+        caption=_caption(summary),
         show_header=False,
         title_justify="left",
         caption_justify="left",
     )
     table.add_column(style="bold")
     table.add_column()
-    wall = f"{ctx.wall_seconds:.2f} s"
+    wall = f"{ctx.wall_seconds:,.2f} s"
     table.add_row("wall time", Text(f"{wall} (interrupted: partial)", style="yellow") if ctx.interrupted else wall)
     runs = ctx.runs
     table.add_row(
@@ -35,7 +35,7 @@ def summary_table(summary: Summary) -> Table:
     )
     table.add_section()
     requests = _pairs(summary.requests, bad=("error",))
-    requests.append(f"  (total {summary.requests_total}, {summary.per_second(summary.requests_total):,.1f}/s)")
+    requests.append(f"  (total {summary.requests_total:,}, {summary.per_second(summary.requests_total):,.1f}/s)")
     table.add_row("requests", requests)
     table.add_row("HTTP attempts", _pairs(summary.attempts) if summary.attempts else Text("none", style="dim"))
     table.add_row("request duration", _latency(summary.duration))
@@ -50,12 +50,19 @@ def summary_table(summary: Summary) -> Table:
     ratio = summary.cache_hit_ratio
     table.add_row(
         "cache hit ratio",
-        "n/a" if ratio is None else f"{ratio:.1%} ({summary.cache_hits} hits, {summary.cache_misses} misses)",
+        "n/a" if ratio is None else f"{ratio:.1%} ({summary.cache_hits:,} hits, {summary.cache_misses:,} misses)",
     )
     table.add_row("cost", f"${summary.cost_usd:,.4f}")
     if ctx.metrics_url:
         table.add_row("metrics", ctx.metrics_url)
     return table
+
+
+def _caption(summary: Summary) -> str:
+    measured = f"latencies of the {summary.duration.count:,} requests that succeeded, as measured"
+    if summary.latency_sample is not None:
+        measured += f" (quantiles from a uniform sample of {summary.latency_sample:,})"
+    return measured
 
 
 def _pairs(counts: Mapping[str, int], *, bad: tuple[str, ...] = (), style: str = "") -> Text:
