@@ -7,8 +7,9 @@ import contextlib
 import logging
 import re
 import signal
+import sys
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import Final, Literal
 
 import click
 
@@ -63,7 +64,13 @@ def _rate_limits(ctx: click.Context, param: click.Parameter, given: Sequence[str
 @click.option("--api-key", default=None, help="Require this x-api-key (default: accept any non-empty key).")
 @click.option("--first-byte-delay", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Seconds.")
 @click.option("--token-delay", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Seconds.")
-@click.option("--chunking", type=click.Choice(CHUNKINGS), default="event", show_default=True)
+@click.option(
+    "--chunking",
+    type=click.Choice(CHUNKINGS),
+    default="event",
+    show_default=True,
+    help="Socket writes of the stream: one per SSE event, or cut at seeded random byte offsets (tests parsers).",
+)
 @click.option(
     "--rate-limit",
     "rate_limits",
@@ -78,6 +85,13 @@ def _rate_limits(ctx: click.Context, param: click.Parameter, given: Sequence[str
     ),
 )
 @click.option("--quiet", is_flag=True, help="Do not log each request.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["console", "json"]),
+    default="console",
+    show_default=True,
+    help="Request log lines on stderr: timestamped text, or one JSON object each.",
+)
 def simulate(
     host: str,
     port: int,
@@ -89,10 +103,11 @@ def simulate(
     chunking: Chunking,
     rate_limits: dict[str, int],
     quiet: bool,
+    log_format: Literal["console", "json"],
 ) -> None:
     """Serve an Anthropic-compatible Messages API with scripted faults."""
     if not quiet:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+        _log_requests(log_format)
     simulator = Simulator(
         api_key=api_key,
         profile=FaultProfile.named(profile, seed),
@@ -107,6 +122,16 @@ def simulate(
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(simulator, profile, api_key, rate_limits))
+
+
+def _log_requests(log_format: Literal["console", "json"]) -> None:
+    if log_format == "console":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+        return
+    from ..telemetry.log_setup import install_logging
+
+    # The same JSON lines as setup()'s; nothing to undo, the process ends with the server.
+    install_logging("json", logging.INFO, sys.stderr, [])
 
 
 async def _serve(simulator: Simulator, profile: str, api_key: str | None, limits: Mapping[str, int]) -> None:
