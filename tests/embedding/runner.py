@@ -155,7 +155,7 @@ async def run(env: Environment, only: list[str], *, warm_up: bool = True) -> int
         async with AsyncExitStack() as stack:
             # Seeds apart: the same seed gives the same response ids, and the checks find spans by them.
             fast = await stack.enter_async_context(Simulator(api_key=KEY, keep_requests=0, seed=1))
-            slow = await stack.enter_async_context(Simulator(api_key=KEY, keep_requests=0, seed=2, token_delay=0.03))
+            slow = await stack.enter_async_context(Simulator(api_key=KEY, keep_requests=0, seed=2, token_delay=0.1))
             stalls = FaultProfile({"stall": 1.0}, seed=3)
             stall = await stack.enter_async_context(Simulator(api_key=KEY, keep_requests=0, seed=3, profile=stalls))
             unused = AnthropicTransport(base_url=fast.base_url, api_key=KEY)

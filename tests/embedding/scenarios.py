@@ -133,7 +133,7 @@ async def wait_for(stage: Stage, count: int = 30, width: int = 10) -> None:
     async def one(i: int) -> None:
         with stage.unit(i):
             try:
-                await asyncio.wait_for(host.full(stage.shared_stall if i % 2 else bare, "wait_for"), 0.15)
+                await asyncio.wait_for(host.full(stage.shared_stall if i % 2 else bare, "wait_for"), 0.3)
             except TimeoutError:
                 pass
             else:
