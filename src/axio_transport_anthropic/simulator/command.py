@@ -62,8 +62,16 @@ def _rate_limits(ctx: click.Context, param: click.Parameter, given: Sequence[str
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for faults, ids and chunking.")
 @click.option("--api-key", default=None, help="Require this x-api-key (default: accept any non-empty key).")
-@click.option("--first-byte-delay", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Seconds.")
-@click.option("--token-delay", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Seconds.")
+@click.option(
+    "--first-byte-delay",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds before each response's first byte.",
+)
+@click.option(
+    "--token-delay", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Seconds between deltas."
+)
 @click.option(
     "--chunking",
     type=click.Choice(CHUNKINGS),
