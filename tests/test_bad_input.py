@@ -88,9 +88,9 @@ def test_a_setting_that_cannot_work_is_refused_naming_it(name: str, value: Any) 
     assert SECRET not in str(caught.value)
 
 
-def test_a_model_given_by_name_is_refused_naming_the_field() -> None:
-    with pytest.raises(ConfigurationError, match="model"):
-        AnthropicTransport(model="claude-unknown-0")  # type: ignore[arg-type]
+def test_an_unknown_model_id_is_refused_naming_it() -> None:
+    with pytest.raises(ConfigurationError, match="model 'claude-unknown-0' is not in the model registry"):
+        AnthropicTransport(api_key=SECRET, model="claude-unknown-0")
 
 
 async def test_extreme_but_valid_settings_still_make_a_request(sim: Simulator, session: aiohttp.ClientSession) -> None:
@@ -118,6 +118,9 @@ async def test_extreme_but_valid_settings_still_make_a_request(sim: Simulator, s
 KNOWN = (
     "name",
     "api_key",
+    "auth_token",
+    "default_headers",
+    "betas",
     "base_url",
     "model",
     "models",
@@ -136,7 +139,7 @@ KNOWN = (
     "idle_timeout",
     "deadline",
 )
-NUMBERS = KNOWN[7:]
+NUMBERS = KNOWN[KNOWN.index("temperature") :]
 SCALARS = (
     st.none()
     | st.booleans()
@@ -418,9 +421,9 @@ def test_a_key_pasted_into_the_wrong_setting_is_not_echoed(
     caplog.set_level(logging.DEBUG)
     AnthropicTransport.from_dict({field: value})
     assert SECRET not in caplog.text
-    if field == "base_url":
-        with pytest.raises(ConfigurationError, match="base_url") as caught:
-            AnthropicTransport(base_url=SECRET)
+    if field in ("base_url", "model"):
+        with pytest.raises(ConfigurationError, match=field) as caught:
+            AnthropicTransport(**{field: value})
         assert SECRET not in str(caught.value)
 
 

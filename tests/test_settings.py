@@ -17,14 +17,23 @@ from axio_transport_anthropic.errors import ConfigurationError
 from axio_transport_anthropic.models import DEFAULT_MODEL
 
 KEY = "sk-ant-api03-SETTINGS-SECRET-abcdef0123456789"
+TOKEN = "gateway-token-SETTINGS-SECRET-0123"
 REDACTED = "[redacted]"
 LOGGER = "axio_transport_anthropic"
+LOCAL = "http://127.0.0.1:8123/v1"
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def env_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A key in the environment, for tests about the defaults (Anthropic's URL needs a key)."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-from-the-environment-0123")
+    return "sk-ant-from-the-environment-0123"
 
 
 def everything_set() -> AnthropicTransport:
@@ -47,6 +56,9 @@ def everything_set() -> AnthropicTransport:
         deadline=600.0,
         prompt_caching=False,
         cache_ttl="1h",
+        auth_token=TOKEN,
+        default_headers={"X-Gateway-Route": "claude"},
+        betas=["context-1m-2025-08-07"],
     )
 
 
@@ -97,7 +109,8 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
         ("cache_ttl", "2h"),
         ("cache_ttl", "5M"),
         ("cache_ttl", ""),
-        ("model", "claude-sonnet-4-6"),
+        ("model", "claude-9-ultra"),
+        ("model", 42),
         # Booleans are not numbers here, although Python says True == 1.
         ("temperature", True),
         ("top_p", False),
@@ -155,14 +168,17 @@ def test_boundary_values_are_accepted() -> None:
     )
     assert (low.temperature, low.top_p, low.top_k, low.max_retries) == (0.0, 0.0, 1, 0)
     assert (low.connect_timeout, low.first_byte_timeout, low.idle_timeout, low.deadline) == (None, None, None, None)
-    high = AnthropicTransport(temperature=1, top_p=1.0, connect_timeout=0.001, deadline=1e6, cache_ttl="1h")
+    high = AnthropicTransport(
+        api_key=KEY, temperature=1, top_p=1.0, connect_timeout=0.001, deadline=1e6, cache_ttl="1h"
+    )
     assert (high.temperature, high.top_p, high.connect_timeout, high.deadline) == (1, 1.0, 0.001, 1e6)
 
 
-def test_defaults() -> None:
+def test_defaults(env_key: str) -> None:
     t = AnthropicTransport()
     assert t.base_url == DEFAULT_BASE_URL == "https://api.anthropic.com/v1"
-    assert t.api_key == ""
+    assert t.api_key == env_key
+    assert (t.auth_token, t.default_headers, t.betas) == ("", {}, ())
     assert t.model == ANTHROPIC_MODELS[DEFAULT_MODEL]
     assert t.model.id == "claude-sonnet-4-6"
     assert t.models == ModelRegistry(ANTHROPIC_MODELS.values())
@@ -190,7 +206,8 @@ def test_to_dict_redacted_never_holds_the_key() -> None:
 
 
 def test_to_dict_redacted_without_a_key_says_so() -> None:
-    assert AnthropicTransport().to_dict(redact=True)["api_key"] == ""
+    data = AnthropicTransport(base_url=LOCAL).to_dict(redact=True)
+    assert (data["api_key"], data["auth_token"]) == ("", "")
 
 
 def test_to_dict_unredacted_holds_the_key() -> None:
@@ -223,6 +240,9 @@ def test_to_dict_of_a_transport_with_every_field_set() -> None:
         "idle_timeout": 30.0,
         "deadline": 600.0,
         "prompt_caching": False,
+        "auth_token": TOKEN,
+        "default_headers": {"X-Gateway-Route": "claude"},
+        "betas": ["context-1m-2025-08-07"],
     }
     assert [m["id"] for m in models] == list(ANTHROPIC_MODELS.keys())
     assert models[0] == {
@@ -260,7 +280,7 @@ def test_round_trip_keeps_a_custom_model_registry() -> None:
         input_cost=2.0,
         output_cost=8.0,
     )
-    original = AnthropicTransport(model=custom, models=ModelRegistry([custom]))
+    original = AnthropicTransport(api_key=KEY, model=custom, models=ModelRegistry([custom]))
     restored = AnthropicTransport.from_dict(original.to_dict())
     assert restored.models == ModelRegistry([custom])
     assert restored.model == custom
@@ -337,11 +357,13 @@ def test_from_dict_skips_a_garbage_value_with_a_warning_naming_it(
     field: str, value: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger=LOGGER)
-    saved = AnthropicTransport(api_key=KEY).to_dict()
+    saved = AnthropicTransport(api_key=KEY, base_url=LOCAL).to_dict()
     saved[field] = value
     restored = AnthropicTransport.from_dict(saved)
     # Only the bad value is lost: every other setting is restored, this one is at its default.
-    expected = AnthropicTransport(api_key="" if field == "api_key" else KEY)
+    expected = AnthropicTransport(
+        api_key="" if field == "api_key" else KEY, base_url=DEFAULT_BASE_URL if field == "base_url" else LOCAL
+    )
     assert restored == expected
     # The models registry is spelled "model entry" in its warning.
     name = "model" if field == "models" else field
@@ -375,7 +397,7 @@ def test_from_dict_converts_numbers_saved_as_strings() -> None:
     assert (restored.temperature, restored.top_k, restored.deadline) == (0.5, 12, 90.0)
 
 
-def test_from_dict_with_nones_is_the_defaults() -> None:
+def test_from_dict_with_nones_is_the_defaults(env_key: str) -> None:
     saved: dict[str, Any] = dict.fromkeys(AnthropicTransport().to_dict())
     saved.update(dict.fromkeys(("temperature", "top_p", "top_k", "thinking_budget", "max_tokens", "deadline")))
     # A saved None on a timeout means "no limit", as to_dict writes it; elsewhere it is the default.
@@ -384,14 +406,14 @@ def test_from_dict_with_nones_is_the_defaults() -> None:
 
 
 @pytest.mark.parametrize("data", [[1, 2], "settings", None, 42, ["api_key", KEY]])
-def test_from_dict_of_a_non_mapping_is_the_defaults(data: Any, caplog: pytest.LogCaptureFixture) -> None:
+def test_from_dict_of_a_non_mapping_is_the_defaults(data: Any, caplog: pytest.LogCaptureFixture, env_key: str) -> None:
     caplog.set_level(logging.WARNING, logger=LOGGER)
     restored = AnthropicTransport.from_dict(data)
     assert restored == AnthropicTransport()
     assert any("not a mapping" in message for message in warnings_of(caplog))
 
 
-def test_from_dict_of_an_empty_mapping_is_the_defaults(caplog: pytest.LogCaptureFixture) -> None:
+def test_from_dict_of_an_empty_mapping_is_the_defaults(caplog: pytest.LogCaptureFixture, env_key: str) -> None:
     caplog.set_level(logging.WARNING, logger=LOGGER)
     assert AnthropicTransport.from_dict({}) == AnthropicTransport()
     assert warnings_of(caplog) == []
@@ -526,7 +548,7 @@ def test_base_url_falls_back_to_the_environment(monkeypatch: pytest.MonkeyPatch)
     assert AnthropicTransport.from_dict({"base_url": "https://saved.example/v1"}).base_url == "https://saved.example/v1"
 
 
-def test_an_empty_base_url_variable_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_empty_base_url_variable_means_the_default(monkeypatch: pytest.MonkeyPatch, env_key: str) -> None:
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "")
     assert AnthropicTransport().base_url == DEFAULT_BASE_URL
     assert AnthropicTransport.from_dict({}).base_url == DEFAULT_BASE_URL
@@ -590,7 +612,7 @@ def test_catalogue_size() -> None:
 
 
 def test_static_model_transport_contract() -> None:
-    assert_static_model_transport_contract(AnthropicTransport())
+    assert_static_model_transport_contract(AnthropicTransport(api_key=KEY))
     assert_static_model_transport_contract(everything_set())
     assert_static_model_transport_contract(AnthropicTransport.from_dict(everything_set().to_dict()))
 

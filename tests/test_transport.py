@@ -132,10 +132,15 @@ async def test_without_a_session_the_transport_opens_and_closes_its_own(sim: Sim
     assert owned.closed
 
 
-async def test_a_missing_key_for_the_real_api_fails_before_any_network() -> None:
-    transport = AnthropicTransport(api_key="", base_url="https://api.anthropic.com/v1")
+async def test_a_missing_key_for_the_real_api_fails_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
     with pytest.raises(ConfigurationError, match="ANTHROPIC_API_KEY"):
-        await collect(transport)
+        AnthropicTransport(api_key="", base_url="https://api.anthropic.com/v1")
+    # A restore is built anyway (it never fails); its first call fails, before any network.
+    restored = AnthropicTransport.from_dict({"base_url": "https://api.anthropic.com/v1"})
+    with pytest.raises(ConfigurationError, match="ANTHROPIC_API_KEY"):
+        await collect(restored)
 
 
 async def test_bad_messages_fail_before_any_network(sim: Simulator, transport: AnthropicTransport) -> None:

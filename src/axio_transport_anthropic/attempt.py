@@ -13,6 +13,7 @@ import re
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import aiohttp
 from axio.events import StreamEvent
@@ -22,7 +23,7 @@ from .errors import AnthropicError, APIConnectionError, APIStatusError, APITimeo
 from .redaction import without_secret
 from .retry import STATUS_OF_ERROR_TYPE, RetryReason, reason_for, should_retry
 
-__all__ = ["AttemptFailed", "AttemptState", "Timeouts", "read_attempt"]
+__all__ = ["AttemptFailed", "AttemptState", "Timeouts", "api_root_hint", "read_attempt"]
 
 #: An error body longer than this is cut: it is read only to be quoted.
 _ERROR_BODY_LIMIT: Final = 64 * 1024
@@ -74,7 +75,7 @@ async def read_attempt(
     headers: Mapping[str, str],
     decoder: MessageStreamDecoder,
     timeouts: Timeouts,
-    secret: str,
+    secrets: tuple[str, ...],
     state: AttemptState,
 ) -> AsyncGenerator[list[StreamEvent]]:
     """Batches of events, one per network read that completed any; raises ``AttemptFailed``."""
@@ -92,7 +93,7 @@ async def read_attempt(
             request_id = response.headers.get("request-id")
             state.status, state.request_id, state.headers = response.status, request_id, response.headers
             if response.status != 200:
-                raise await _status_failure(response, secret)
+                raise await _status_failure(response, secrets, url)
             _check_content_type(response, request_id)
             content = response.content
             at: float | None = first_byte_at
@@ -109,11 +110,11 @@ async def read_attempt(
                 if batch:
                     yield batch
                 if decoder.failure is not None:
-                    raise _in_stream_failure(decoder, request_id, secret)
+                    raise _in_stream_failure(decoder, request_id, secrets)
             if batch := decoder.close():
                 yield batch
             if decoder.failure is not None:
-                raise _in_stream_failure(decoder, request_id, secret)
+                raise _in_stream_failure(decoder, request_id, secrets)
             if decoder.stop_reason is None:
                 raise AttemptFailed(
                     APIConnectionError("the response ended before the turn did", request_id=request_id),
@@ -124,7 +125,7 @@ async def read_attempt(
             response.release()
     except ProtocolError as exc:
         # Not the network's fault: the same answer would come again, so it is not retried.
-        exc.message, exc.request_id, exc.status = without_secret(exc.message, secret), request_id, 200
+        exc.message, exc.request_id, exc.status = _scrub(exc.message, secrets), request_id, 200
         raise AttemptFailed(exc, retryable=False) from exc
     except TimeoutError as exc:
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
@@ -139,10 +140,29 @@ async def read_attempt(
             reason="timeout",
         ) from exc
     except (aiohttp.ClientError, OSError) as exc:
-        message = without_secret(f"{type(exc).__name__}: {exc}", secret)
+        message = _scrub(f"{type(exc).__name__}: {exc}", secrets)
         raise AttemptFailed(
             APIConnectionError(message, request_id=request_id), retryable=True, reason="connection_error"
         ) from exc
+
+
+def _scrub(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` without the key, the auth token or a credential header's value."""
+    for secret in secrets:
+        text = without_secret(text, secret)
+    return text
+
+
+def api_root_hint(url: str) -> str | None:
+    """Why a 404 may be the base URL's fault: Anthropic serves the Messages API under ``/v1``.
+    The URL is quoted without its user info or query, which may hold credentials."""
+    parts = urlsplit(url)
+    path = parts.path.removesuffix("/messages").rstrip("/")
+    if path.endswith("/v1"):
+        return None
+    port = f":{parts.port}" if parts.port is not None else ""
+    root = f"{parts.scheme}://{parts.hostname}{port}{path}"
+    return f"the base URL {root} does not end in /v1, where Anthropic serves the Messages API"
 
 
 def _earliest(now: float, timeout: float | None, deadline: float | None) -> float | None:
@@ -152,15 +172,17 @@ def _earliest(now: float, timeout: float | None, deadline: float | None) -> floa
     return at
 
 
-async def _status_failure(response: aiohttp.ClientResponse, secret: str) -> AttemptFailed:
+async def _status_failure(response: aiohttp.ClientResponse, secrets: tuple[str, ...], url: str) -> AttemptFailed:
     """The error an HTTP status other than 200 means. Reads and releases the body."""
     raw = await response.content.read(_ERROR_BODY_LIMIT)
     headers = response.headers
     error_type, message, body_request_id = _parse_error_body(raw)
     if not message:
         message = response.reason or "no error body"
+    if response.status == 404 and (hint := api_root_hint(url)) is not None:
+        message += f" ({hint})"
     error = APIStatusError(
-        without_secret(message, secret),
+        _scrub(message, secrets),
         status=response.status,
         error_type=error_type,
         request_id=response.headers.get("request-id") or body_request_id,
@@ -198,12 +220,14 @@ def _check_content_type(response: aiohttp.ClientResponse, request_id: str | None
         raise ProtocolError(f"expected an event stream, got a 200 with content-type {kind!r}", request_id=request_id)
 
 
-def _in_stream_failure(decoder: MessageStreamDecoder, request_id: str | None, secret: str) -> AttemptFailed:
+def _in_stream_failure(
+    decoder: MessageStreamDecoder, request_id: str | None, secrets: tuple[str, ...]
+) -> AttemptFailed:
     failure = decoder.failure
     assert failure is not None
     status = STATUS_OF_ERROR_TYPE.get(failure.error_type, 400)
     error = InStreamError(
-        without_secret(failure.message or failure.error_type, secret),
+        _scrub(failure.message or failure.error_type, secrets),
         status=200,
         error_type=failure.error_type,
         request_id=request_id,

@@ -1,33 +1,28 @@
-"""Checking, saving and restoring a transport's settings.
-
-Construction is strict (a bad value raises, naming it); restoring is forgiving (a saved value that
-no longer reads is skipped with a warning), because one stale field must not lose a session.
+"""Checking a transport's settings, and completing them: a model given by its id, a base URL
+given without a path. Construction is strict: a value that cannot work raises, naming it.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from axio.models import Capability, ModelRegistry, ModelSpec
+from axio.models import ModelRegistry, ModelSpec
 
+from . import auth
+from .auth import shown
 from .errors import ConfigurationError
-from .models import DEFAULT_MODEL
-from .redaction import mask_keys
 
 if TYPE_CHECKING:
     from .transport import AnthropicTransport
 
-__all__ = ["dump", "load", "shown", "validate"]
+__all__ = ["DEFAULT_BASE_URL", "NULLABLE", "NUMBERS", "env_base_url", "from_text", "prepare", "shown", "validate"]
 
-logger = logging.getLogger("axio_transport_anthropic")
-
-_REDACTED: Final = "[redacted]"
-_NUMBERS: Final[dict[str, Callable[[Any], Any]]] = {
+DEFAULT_BASE_URL: Final = "https://api.anthropic.com/v1"
+NUMBERS: Final[dict[str, Callable[[Any], Any]]] = {
     "temperature": float,
     "top_p": float,
     "top_k": int,
@@ -41,16 +36,49 @@ _NUMBERS: Final[dict[str, Callable[[Any], Any]]] = {
     "idle_timeout": float,
     "deadline": float,
 }
-_FLAGS: Final = ("prompt_caching",)
-#: Written even when None, which for these means "no limit" rather than "the default".
-_NULLABLE: Final = frozenset({"connect_timeout", "first_byte_timeout", "idle_timeout", "deadline"})
-_KNOWN: Final = frozenset({"name", "api_key", "base_url", "model", "models", "cache_ttl", *_NUMBERS, *_FLAGS})
+#: None means "no limit" for these rather than "the default"; as text it is spelled "none".
+NULLABLE: Final = frozenset({"connect_timeout", "first_byte_timeout", "idle_timeout", "deadline"})
 
 
-def shown(value: Any) -> str:
-    """A user's value as quoted in a message, with anything key-like hidden: a settings form is
-    where a key gets pasted into the wrong box."""
-    return mask_keys(repr(value))
+def env_base_url() -> str:
+    return os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+
+
+def from_text(name: str, text: str) -> Any:
+    """A number setting written as text (a form, axio-tui's database). Raises ``ValueError``."""
+    text = text.strip()
+    if name in NULLABLE and text.lower() == "none":
+        return None
+    value = NUMBERS[name](text)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name} must be finite")
+    return value
+
+
+def prepare(t: AnthropicTransport) -> None:
+    """Complete and check a transport being built; raise naming the first setting that cannot work."""
+    if isinstance(t.model, str):
+        t.model = _model_by_id(t.model, t.models)
+    validate(t)
+    auth.validate_headers(t)
+    parts = urlsplit(t.base_url)
+    if parts.path in ("", "/"):
+        # The SDK's convention leaves /v1 out of the base URL (ANTHROPIC_BASE_URL=https://gw).
+        t.base_url = urlunsplit(parts._replace(path="/v1"))
+    t.default_headers = dict(t.default_headers)
+    t.betas = tuple(t.betas)
+    auth.check_credentials(t)
+
+
+def _model_by_id(model_id: str, models: ModelRegistry) -> ModelSpec:
+    spec = models.get(model_id) if isinstance(models, ModelRegistry) else None
+    if spec is None:
+        known = ", ".join(models.keys()) if isinstance(models, ModelRegistry) else ""
+        raise ConfigurationError(
+            f"model {shown(model_id)} is not in the model registry (known: {known}); "
+            "for a model it does not list, pass an axio.models.ModelSpec"
+        )
+    return spec
 
 
 def validate(t: AnthropicTransport) -> None:
@@ -59,7 +87,7 @@ def validate(t: AnthropicTransport) -> None:
     if scheme not in ("http", "https") or not urlsplit(t.base_url).hostname:
         raise ConfigurationError(f"base_url must be an http(s) URL, got {shown(t.base_url)}")
     if not isinstance(t.model, ModelSpec):
-        raise ConfigurationError(f"model must be an axio.models.ModelSpec, got {type(t.model).__name__}")
+        raise ConfigurationError(f"model must be a model id or an axio.models.ModelSpec, got {type(t.model).__name__}")
     if not isinstance(t.prompt_caching, bool):
         raise ConfigurationError(f"prompt_caching must be True or False, got {shown(t.prompt_caching)}")
     for name in ("max_retries", "retry_base_delay", "retry_max_delay"):
@@ -94,156 +122,3 @@ def _range(name: str, value: float | None, low: float, high: float | None) -> No
     if value < low or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise ConfigurationError(f"{name} must be {bounds}, got {shown(value)}")
-
-
-def dump(t: AnthropicTransport, *, redact: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "name": t.name,
-        "base_url": t.base_url,
-        "api_key": (_REDACTED if t.api_key else "") if redact else t.api_key,
-        "model": t.model.id,
-        "models": [_spec_dict(spec) for spec in t.models.values()],
-        "cache_ttl": t.cache_ttl,
-    }
-    for name in (*_NUMBERS, *_FLAGS):
-        value = getattr(t, name)
-        if value is not None or name in _NULLABLE:
-            out[name] = value
-    return out
-
-
-def _spec_dict(spec: ModelSpec) -> dict[str, Any]:
-    return {
-        "id": spec.id,
-        "context_window": spec.context_window,
-        "max_output_tokens": spec.max_output_tokens,
-        "capabilities": sorted(c.value for c in spec.capabilities),
-        "input_cost": spec.input_cost,
-        "output_cost": spec.output_cost,
-    }
-
-
-def load(data: dict[str, Any], catalogue: ModelRegistry) -> dict[str, Any]:
-    """Constructor arguments from saved settings; the key and URL fall back to the environment."""
-    if not isinstance(data, dict):
-        logger.warning("Saved Anthropic settings are a %s, not a mapping; using defaults", type(data).__name__)
-        data = {}
-    kwargs: dict[str, Any] = {}
-    for unknown in sorted(set(data) - _KNOWN, key=str):
-        logger.warning("Ignoring unknown saved setting %s", shown(unknown))
-    name = data.get("name")
-    if isinstance(name, str) and name:
-        kwargs["name"] = name
-    elif name is not None:
-        logger.warning("Ignoring saved name %s: not a string", shown(name))
-    kwargs["api_key"] = _api_key(data.get("api_key"))
-    url = data.get("base_url")
-    if isinstance(url, str) and url.startswith(("http://", "https://")):
-        kwargs["base_url"] = url
-    elif url:
-        logger.warning("Ignoring saved base_url %s: not an http(s) URL", shown(url))
-    for field_name, convert in _NUMBERS.items():
-        if field_name in _NULLABLE and field_name in data and data[field_name] is None:
-            kwargs[field_name] = None
-        elif (value := _number(data, field_name, convert)) is not None:
-            kwargs[field_name] = value
-    for flag in _FLAGS:
-        if isinstance(value := data.get(flag), bool):
-            kwargs[flag] = value
-        elif value is not None:
-            logger.warning("Ignoring saved %s %s: not true or false", flag, shown(value))
-    ttl = data.get("cache_ttl")
-    if ttl in ("5m", "1h"):
-        kwargs["cache_ttl"] = ttl
-    elif ttl is not None:
-        logger.warning("Ignoring saved cache_ttl %s: not '5m' or '1h'", shown(ttl))
-    models = _models(data.get("models"), catalogue)
-    kwargs["models"] = models
-    saved_model = data.get("model")
-    if isinstance(saved_model, str) and saved_model in models:
-        kwargs["model"] = models[saved_model]
-    elif saved_model is not None:
-        logger.warning("Ignoring saved model %s: not in the model registry", shown(saved_model))
-    if "model" not in kwargs and (default := next(iter(models.values()), None)) is not None:
-        kwargs["model"] = models.get(DEFAULT_MODEL) or default
-    _drop_invalid(kwargs)
-    return kwargs
-
-
-def _api_key(saved: Any) -> str:
-    """The saved key, or the environment's where none (or only a redacted one) was saved."""
-    if isinstance(saved, str) and saved and saved != _REDACTED:
-        return saved
-    if saved == _REDACTED:
-        logger.warning("Saved api_key is the redacted placeholder; using ANTHROPIC_API_KEY instead")
-    elif saved is not None and not isinstance(saved, str):
-        # Named by type only: whatever it is may still be a secret.
-        logger.warning("Ignoring saved api_key: a %s, not a string", type(saved).__name__)
-    return os.environ.get("ANTHROPIC_API_KEY", "")
-
-
-def _number(data: dict[str, Any], key: str, convert: Callable[[Any], Any]) -> Any:
-    if (found := data.get(key)) is None:
-        return None
-    try:
-        if isinstance(found, bool):
-            raise TypeError
-        value = convert(found)
-    except (TypeError, ValueError, OverflowError):
-        logger.warning("Ignoring saved %s %s: not a number", key, shown(found))
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        logger.warning("Ignoring saved %s %s: not finite", key, shown(found))
-        return None
-    return value
-
-
-def _models(saved: Any, catalogue: ModelRegistry) -> ModelRegistry:
-    if saved is None:
-        return ModelRegistry(catalogue.values())
-    specs: list[ModelSpec] = []
-    for entry in saved if isinstance(saved, list) else []:
-        try:
-            specs.append(_spec(entry))
-        except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
-            logger.warning("Ignoring a saved model entry that does not read (%s): %s", exc, shown(entry))
-    if not specs:
-        if saved:
-            logger.warning("No saved model entry was readable; using the bundled catalogue")
-        return ModelRegistry(catalogue.values())
-    return ModelRegistry(specs)
-
-
-def _spec(entry: Any) -> ModelSpec:
-    model_id = entry["id"]
-    if not isinstance(model_id, str) or not model_id or model_id != model_id.strip():
-        raise ValueError(f"model id {shown(model_id)} is not a bare non-empty string")
-    caps = frozenset(Capability(c) for c in entry.get("capabilities", []) if c in Capability.__members__)
-    spec = ModelSpec(
-        id=model_id,
-        context_window=int(entry.get("context_window", 200_000)),
-        max_output_tokens=int(entry.get("max_output_tokens", 8_192)),
-        capabilities=caps | {Capability.text},
-        input_cost=float(entry.get("input_cost", 0.0)),
-        output_cost=float(entry.get("output_cost", 0.0)),
-    )
-    if spec.context_window <= 0 or spec.max_output_tokens <= 0:
-        raise ValueError("token limits must be positive")
-    for cost in (spec.input_cost, spec.output_cost):
-        if not math.isfinite(cost) or cost < 0:
-            raise ValueError("prices must be finite and not negative")
-    return spec
-
-
-def _drop_invalid(kwargs: dict[str, Any]) -> None:
-    """Drop saved values construction would refuse, one at a time, so the rest still apply."""
-    from .transport import AnthropicTransport
-
-    for name in list(kwargs):
-        if name in ("models", "model", "api_key"):
-            continue
-        try:
-            AnthropicTransport(**{"api_key": "", name: kwargs[name]})
-        except ConfigurationError as exc:
-            logger.warning("Ignoring saved %s: %s", name, exc)
-            del kwargs[name]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, ClassVar, Final, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Self
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -22,25 +21,19 @@ from axio.types import Usage
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 
-from . import settings
+from . import auth, restore, settings
 from .attempt import AttemptFailed, AttemptState, Timeouts, read_attempt
+from .auth import ANTHROPIC_API_VERSION
+from .backoff import retry_wait
 from .decoder import MessageStreamDecoder
-from .errors import APITimeoutError, ConfigurationError
 from .models import ANTHROPIC_MODELS, DEFAULT_MODEL
 from .request import RequestOptions, build_body, encode_body
-from .retry import retry_delay
+from .settings import DEFAULT_BASE_URL
 from .telemetry import AttemptReport, Outcome, RequestInfo, ResponseReport, TelemetryConfig
 from .telemetry.lifecycle import CompositeObserver
 
 __all__ = ["ANTHROPIC_API_VERSION", "DEFAULT_BASE_URL", "AnthropicTransport"]
 
-logger = logging.getLogger("axio_transport_anthropic")
-
-ANTHROPIC_API_VERSION: Final = "2023-06-01"
-DEFAULT_BASE_URL: Final = "https://api.anthropic.com/v1"
-#: A server asking for a longer wait than this is not waited for: the caller hears about it now.
-_LONGEST_SERVER_WAIT: Final = 900.0
-_USER_AGENT: Final = "axio-transport-anthropic/0.13"
 _SILENT: Final = CompositeObserver(())
 
 
@@ -50,12 +43,14 @@ class AnthropicTransport(CompletionTransport):
 
     display_name: ClassVar[str] = "Anthropic"
     env_vars: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
+    #: What axio-tui chats with until a model is picked; else the catalogue's first (and dearest).
+    default_models: ClassVar[dict[str, str]] = {"chat": DEFAULT_MODEL, "vision": DEFAULT_MODEL}
     supports_max_tokens: ClassVar[bool] = False
     supports_debug: ClassVar[bool] = False
 
     name: str = "Anthropic"
-    base_url: str = field(default_factory=lambda: os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL)
-    api_key: str = field(default_factory=lambda: os.environ.get("ANTHROPIC_API_KEY", ""), repr=False)
+    base_url: str = field(default_factory=settings.env_base_url)
+    api_key: str = field(default_factory=auth.env_api_key, repr=False)
     model: ModelSpec = field(default_factory=lambda: ANTHROPIC_MODELS[DEFAULT_MODEL])
     models: ModelRegistry = field(default_factory=lambda: ModelRegistry(ANTHROPIC_MODELS.values()))
     session: aiohttp.ClientSession | None = field(default=None, repr=False, compare=False)
@@ -75,6 +70,12 @@ class AnthropicTransport(CompletionTransport):
     cache_ttl: Literal["5m", "1h"] = "5m"
     telemetry: TelemetryConfig | None = field(default_factory=TelemetryConfig, repr=False, compare=False)
     """Where traces, metrics and logs go; ``None`` turns them off."""
+    auth_token: str = field(default_factory=auth.env_auth_token, repr=False, kw_only=True)
+    """Sent as ``Authorization: Bearer``, for gateways."""
+    default_headers: Mapping[str, str] = field(default_factory=dict, repr=False, kw_only=True)
+    """Sent with every request, over the transport's own (a gateway's headers)."""
+    betas: tuple[str, ...] = field(default=(), kw_only=True)
+    """Sent as ``anthropic-beta``."""
 
     #: Usage of the latest turn, set when its stream ends or is closed (what the axio agent reads
     #: when it cuts a turn short). Shared by concurrent streams: per-turn figures are on IterationEnd.
@@ -82,8 +83,39 @@ class AnthropicTransport(CompletionTransport):
     _owned: aiohttp.ClientSession | None = field(default=None, init=False, repr=False, compare=False)
     _rng: random.Random = field(default_factory=random.Random, init=False, repr=False, compare=False)
 
+    if TYPE_CHECKING:
+        # What a caller may pass where the attribute then holds another type (a model by its id).
+        def __init__(
+            self,
+            name: str = ...,
+            base_url: str = ...,
+            api_key: str = ...,
+            model: ModelSpec | str = ...,
+            models: ModelRegistry = ...,
+            session: aiohttp.ClientSession | None = ...,
+            temperature: float | None = ...,
+            top_p: float | None = ...,
+            top_k: int | None = ...,
+            thinking_budget: int | None = ...,
+            max_tokens: int | None = ...,
+            max_retries: int = ...,
+            retry_base_delay: float = ...,
+            retry_max_delay: float = ...,
+            connect_timeout: float | None = ...,
+            first_byte_timeout: float | None = ...,
+            idle_timeout: float | None = ...,
+            deadline: float | None = ...,
+            prompt_caching: bool = ...,
+            cache_ttl: Literal["5m", "1h"] = ...,
+            telemetry: TelemetryConfig | None = ...,
+            *,
+            auth_token: str = ...,
+            default_headers: Mapping[str, str] = ...,
+            betas: Sequence[str] = ...,
+        ) -> None: ...
+
     def __post_init__(self) -> None:
-        settings.validate(self)
+        settings.prepare(self)
 
     # ── the CompletionTransport protocol ────────────────────────────────────────────────────
 
@@ -105,19 +137,31 @@ class AnthropicTransport(CompletionTransport):
 
     def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
         """The settings, for saving and restoring. ``redact=True`` for anything shown or logged."""
-        return settings.dump(self, redact=redact)
+        return restore.dump(self, redact=redact)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, session: aiohttp.ClientSession | None = None) -> Self:
-        """Rebuild from ``to_dict()``. Unknown or unreadable values are skipped with a warning."""
-        return cls(**settings.load(data, ANTHROPIC_MODELS), session=session)
+        """Rebuild from ``to_dict()``. Unknown or unreadable values are skipped with a warning;
+        a missing key is only warned about here, and refused by ``stream()``."""
+        return restore.restore(cls, data, session=session, require_credentials=False)
+
+    @classmethod
+    @asynccontextmanager
+    async def open_for_app(cls, *, session: aiohttp.ClientSession | None = None, **saved: Any) -> AsyncIterator[Self]:
+        """What axio-tui opens with the settings it saved (strings, and its own ``_`` keys):
+        restored as ``from_dict`` does, but without a credential the transport is refused, so
+        the app lists it as unavailable and says why."""
+        own = {key: value for key, value in saved.items() if not key.startswith("_")}
+        transport = restore.restore(cls, own, session=session, require_credentials=True)
+        async with transport:
+            yield transport
 
     # ── session ownership ───────────────────────────────────────────────────────────────────
 
     async def __aenter__(self) -> Self:
         """Keep one pooled connection session for the block, when the caller passed none."""
         if self.session is None and self._owned is None:
-            self._owned = aiohttp.ClientSession()
+            self._owned = _new_session()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -136,7 +180,7 @@ class AnthropicTransport(CompletionTransport):
             return self.session, False
         if self._owned is not None and not self._owned.closed:
             return self._owned, False
-        return aiohttp.ClientSession(), True
+        return _new_session(), True
 
     # ── streaming ───────────────────────────────────────────────────────────────────────────
 
@@ -151,19 +195,6 @@ class AnthropicTransport(CompletionTransport):
             prompt_caching=self.prompt_caching,
             cache_ttl=self.cache_ttl,
         )
-
-    def _headers(self) -> dict[str, str]:
-        headers = {
-            "content-type": "application/json",
-            "accept": "text/event-stream",
-            "anthropic-version": ANTHROPIC_API_VERSION,
-            "user-agent": _USER_AGENT,
-        }
-        if self.api_key:
-            headers["x-api-key"] = self.api_key
-        elif urlsplit(self.base_url).hostname == "api.anthropic.com":
-            raise ConfigurationError("no API key: set ANTHROPIC_API_KEY or pass api_key= to AnthropicTransport")
-        return headers
 
     def _request_info(
         self, url: str, messages: list[Message], tools: list[Tool[Any]], system: str, parent: Context | None
@@ -187,7 +218,8 @@ class AnthropicTransport(CompletionTransport):
         self, messages: list[Message], tools: list[Tool[Any]], system: str, parent: Context | None
     ) -> AsyncIterator[StreamEvent]:
         body = encode_body(self.build_payload(messages, tools, system))
-        headers = self._headers()
+        headers = auth.request_headers(self)
+        secrets = auth.secrets_of(self)
         url = f"{self.base_url.rstrip('/')}/messages"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.deadline if self.deadline is not None else None
@@ -211,7 +243,7 @@ class AnthropicTransport(CompletionTransport):
                 sent = dict(headers)
                 observer.attempt_started(attempt, sent)
                 try:
-                    batches = read_attempt(session, url, body, sent, decoder, timeouts, self.api_key, state)
+                    batches = read_attempt(session, url, body, sent, decoder, timeouts, secrets, state)
                     try:
                         async for batch in batches:
                             if committed:
@@ -244,7 +276,7 @@ class AnthropicTransport(CompletionTransport):
                     observer.attempt_ended(
                         AttemptReport(attempt, status, state.request_id, state.headers, failed.error, failed.reason)
                     )
-                    wait = self._retry_wait(failed, attempt, committed, loop.time(), deadline)
+                    wait = retry_wait(self, failed, attempt, committed, loop.time(), deadline)
                     if wait is None:
                         raise failed.error from failed.__cause__
                     delay, asked = wait
@@ -264,33 +296,8 @@ class AnthropicTransport(CompletionTransport):
             if own_session:
                 await session.close()
 
-    def _retry_wait(
-        self, failed: AttemptFailed, attempt: int, committed: bool, now: float, deadline: float | None
-    ) -> tuple[float, bool] | None:
-        """Seconds to wait before the next attempt and whether the server asked for them, or
-        ``None`` to give up now (and why, logged)."""
-        error = failed.error
-        context = f"{error!s}"
-        if committed:
-            logger.debug("Not retrying: the caller already received part of this answer. %s", context)
-            return None
-        if not failed.retryable:
-            logger.debug("Not retrying: %s", context)
-            return None
-        if attempt > self.max_retries:
-            logger.debug("Giving up after %d attempts (max_retries=%d). %s", attempt, self.max_retries, context)
-            return None
-        delay, asked = retry_delay(
-            attempt, failed.headers, base=self.retry_base_delay, cap=self.retry_max_delay, rng=self._rng
-        )
-        if asked and delay > _LONGEST_SERVER_WAIT:
-            logger.debug("Not retrying: the server asked to wait %.0fs. %s", delay, context)
-            error.message += f" (the server asked to retry in {delay:.0f}s, longer than the {_LONGEST_SERVER_WAIT:.0f}s"
-            error.message += " this transport waits)"
-            return None
-        if deadline is not None and now + delay >= deadline:
-            logger.debug("Not retrying: waiting %.2fs would pass the deadline. %s", delay, context)
-            if not isinstance(error, APITimeoutError):
-                error.message += f" (a retry in {delay:.2f}s would have passed the deadline)"
-            return None
-        return delay, asked
+
+def _new_session() -> aiohttp.ClientSession:
+    # trust_env: HTTP(S)_PROXY and NO_PROXY apply, as with the official SDK. A caller's own
+    # session is used as it was made.
+    return aiohttp.ClientSession(trust_env=True)
