@@ -1,4 +1,5 @@
-"""The Anthropic settings screen, driven through textual's Pilot."""
+"""The Anthropic settings screen, driven through textual's Pilot: what it shows and what it saves.
+Its checks: tests/test_tui_checks.py; inside the real axio-tui app: tests/test_axio_tui.py."""
 
 from __future__ import annotations
 
@@ -8,118 +9,139 @@ import sys
 from typing import Any
 
 import pytest
-from textual.app import App
-from textual.pilot import Pilot
-from textual.widgets import Input, Select, Static
 
+from axio_transport_anthropic import AnthropicTransport
 from axio_transport_anthropic.models import ANTHROPIC_MODELS, DEFAULT_MODEL
 from axio_transport_anthropic.tui import AnthropicSettingsScreen
-from axio_transport_anthropic.tui.settings import model_label, validate_base_url
+from axio_transport_anthropic.tui.settings import model_label
+
+from .tui_host import Host, fill, input_of, save, screen_of, text_of
 
 SECRET = "sk-ant-api03-TOPSECRETVALUE1234567890"
-_PENDING = object()
+TOKEN = "gw-token-TOPSECRET-0987654321"
+
+pytestmark = pytest.mark.timeout(60)
 
 
-class Host(App[None]):
-    """Pushes the settings screen and records what it dismisses with."""
-
-    def __init__(self, settings: dict[str, str]) -> None:
-        super().__init__()
-        self.settings = settings
-        self.result: object = _PENDING
-
-    def on_mount(self) -> None:
-        self.push_screen(AnthropicSettingsScreen(self.settings), self._capture)
-
-    def _capture(self, result: dict[str, str] | None) -> None:
-        self.result = result
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
 
 
-def _screen(app: Host) -> AnthropicSettingsScreen:
-    screen = app.screen
-    assert isinstance(screen, AnthropicSettingsScreen)
-    return screen
-
-
-def _input(app: Host, widget_id: str) -> Input:
-    return _screen(app).query_one(widget_id, Input)
-
-
-def _select(app: Host) -> Select[str]:
-    select: Select[str] = _screen(app).query_one("#model", Select)
-    return select
-
-
-async def _fill(pilot: Pilot[None], widget_id: str, text: str) -> None:
-    """Clear the field, then type *text* into it key by key, as a user would."""
-    await pilot.click(widget_id)
-    field = pilot.app.screen.query_one(widget_id, Input)
-    field.value = ""
-    if text:
-        await pilot.press(*text)
-    await pilot.pause()
-
-
-async def test_save_returns_key_url_and_model() -> None:
-    app = Host({})
+async def test_save_returns_the_transports_settings_only_as_text() -> None:
+    # "_error" is axio-tui's note; "timeout" no setting of this transport. Saved, either would be
+    # passed back to the transport's constructor on the next start.
+    app = Host({"_error": "no API key", "timeout": "30", "temperature": "0.2"})
     async with app.run_test(size=(100, 40)) as pilot:
-        await _fill(pilot, "#api-key", "sk-typed")
-        await _fill(pilot, "#base-url", "https://proxy.example.com/v1")
-        _select(app).value = "claude-haiku-4-5"
-        await pilot.pause()
-        await pilot.click("#save")
-        await pilot.pause()
+        await fill(pilot, "#api-key", "sk-typed")
+        await fill(pilot, "#auth-token", "tok")
+        await fill(pilot, "#base-url", "https://proxy.example.com/v1")
+        await fill(pilot, "#max-retries", "3")
+        await fill(pilot, "#first-byte-timeout", "45")
+        await save(pilot)
     assert app.result == {
         "api_key": "sk-typed",
+        "auth_token": "tok",
         "base_url": "https://proxy.example.com/v1",
-        "model": "claude-haiku-4-5",
+        "max_retries": "3",
+        "first_byte_timeout": "45",
+        "temperature": "0.2",
+        "model": DEFAULT_MODEL,
     }
 
 
+async def test_what_it_saves_makes_the_transport_it_shows() -> None:
+    app = Host({"api_key": SECRET, "model": "claude-haiku-4-5"})
+    async with app.run_test(size=(100, 40)) as pilot:
+        await fill(pilot, "#retry-base-delay", "0.5")
+        await fill(pilot, "#deadline", "none")
+        await fill(pilot, "#idle-timeout", "30")
+        await save(pilot)
+    assert isinstance(app.result, dict)
+    async with AnthropicTransport.open_for_app(**app.result) as transport:
+        assert transport.api_key == SECRET
+        assert transport.model.id == "claude-haiku-4-5"
+        assert (transport.retry_base_delay, transport.deadline, transport.idle_timeout) == (0.5, None, 30.0)
+
+
 async def test_prefilled_values_round_trip() -> None:
-    settings = {"api_key": SECRET, "base_url": "http://localhost:8080/v1", "model": "claude-opus-4-6"}
+    settings = {
+        "api_key": SECRET,
+        "auth_token": TOKEN,
+        "base_url": "http://localhost:8080/v1",
+        "model": "claude-opus-4-6",
+        "max_retries": "4",
+        "retry_base_delay": "0.25",
+        "retry_max_delay": "12.5",
+        "connect_timeout": "3",
+        "first_byte_timeout": "45",
+        "idle_timeout": "none",
+        "deadline": "600",
+    }
     app = Host(settings)
     async with app.run_test(size=(100, 40)) as pilot:
-        assert _input(app, "#api-key").value == SECRET
-        assert _input(app, "#base-url").value == "http://localhost:8080/v1"
-        assert _select(app).value == "claude-opus-4-6"
-        await pilot.click("#save")
-        await pilot.pause()
+        assert input_of(app, "#api-key").value == SECRET
+        assert input_of(app, "#auth-token").value == TOKEN
+        assert input_of(app, "#base-url").value == "http://localhost:8080/v1"
+        assert input_of(app, "#idle-timeout").value == "none"
+        assert "claude-opus-4-6" in text_of(app, "#model")
+        await save(pilot)
     assert app.result == settings
     assert app.result is not settings
 
 
-async def test_blank_key_and_url_are_omitted() -> None:
-    app = Host({"api_key": SECRET, "base_url": "https://old.example.com", "model": "claude-sonnet-4-5"})
+async def test_blank_fields_are_left_to_their_defaults_which_they_show() -> None:
+    app = Host({"api_key": SECRET, "base_url": "https://old.example.com", "max_retries": "2"})
     async with app.run_test(size=(100, 40)) as pilot:
-        await _fill(pilot, "#api-key", "")
-        await _fill(pilot, "#base-url", "   ")
-        await pilot.click("#save")
-        await pilot.pause()
-    assert app.result == {"model": "claude-sonnet-4-5"}
+        placeholders = {
+            name: input_of(app, f"#{name}").placeholder
+            for name in (
+                "max-retries",
+                "retry-base-delay",
+                "retry-max-delay",
+                "connect-timeout",
+                "first-byte-timeout",
+                "idle-timeout",
+                "deadline",
+            )
+        }
+        assert placeholders == {
+            "max-retries": "10",
+            "retry-base-delay": "5",
+            "retry-max-delay": "60",
+            "connect-timeout": "10",
+            "first-byte-timeout": "120",
+            "idle-timeout": "120",
+            "deadline": "none",
+        }
+        await fill(pilot, "#base-url", "   ")
+        await fill(pilot, "#max-retries", "")
+        await save(pilot)
+    assert app.result == {"api_key": SECRET, "model": DEFAULT_MODEL}
 
 
-async def test_unmanaged_settings_pass_through() -> None:
-    app = Host({"model": DEFAULT_MODEL, "timeout": "30"})
+async def test_the_apps_note_on_why_the_transport_is_unavailable_is_shown() -> None:
+    app = Host({"_error": "no API key: set ANTHROPIC_API_KEY", "api_key": SECRET})
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.click("#save")
-        await pilot.pause()
-    assert app.result == {"model": DEFAULT_MODEL, "timeout": "30"}
+        assert text_of(app, "#status") == "no API key: set ANTHROPIC_API_KEY"
+        await save(pilot)
+    assert app.result == {"api_key": SECRET, "model": DEFAULT_MODEL}
 
 
 async def test_enter_in_input_saves() -> None:
-    app = Host({})
+    app = Host({"api_key": SECRET})
     async with app.run_test(size=(100, 40)) as pilot:
-        await _fill(pilot, "#base-url", "https://gw.example.com")
+        await fill(pilot, "#base-url", "https://gw.example.com")
         await pilot.press("enter")
         await pilot.pause()
-    assert app.result == {"base_url": "https://gw.example.com", "model": DEFAULT_MODEL}
+    assert app.result == {"api_key": SECRET, "base_url": "https://gw.example.com", "model": DEFAULT_MODEL}
 
 
 async def test_cancel_button_returns_none() -> None:
     app = Host({"api_key": SECRET})
     async with app.run_test(size=(100, 40)) as pilot:
-        await _fill(pilot, "#api-key", "sk-changed")
+        await fill(pilot, "#api-key", "sk-changed")
         await pilot.click("#cancel")
         await pilot.pause()
     assert app.result is None
@@ -134,88 +156,50 @@ async def test_escape_returns_none() -> None:
     assert app.result is None
 
 
-@pytest.mark.parametrize("bad", ["ftp://example.com", "example.com/v1", "https://", "https://exa mple.com"])
-async def test_invalid_url_shows_error_and_does_not_dismiss(bad: str) -> None:
-    app = Host({})
-    async with app.run_test(size=(100, 40)) as pilot:
-        await _fill(pilot, "#base-url", bad)
-        await pilot.click("#save")
-        await pilot.pause()
-        screen = _screen(app)
-        error = screen.query_one("#base-url-error", Static)
-        assert error.display
-        assert "Base URL" in str(error.render())
-        assert app.result is _PENDING
-        # Pressing Enter in the field is also a save attempt and must not dismiss either.
-        await pilot.click("#base-url")
-        await pilot.press("enter")
-        await pilot.pause()
-        assert app.result is _PENDING
-        # Fixing the URL clears the error and lets Save through.
-        await _fill(pilot, "#base-url", "https://ok.example.com")
-        assert not error.display
-        await pilot.click("#save")
-        await pilot.pause()
-    assert app.result == {"base_url": "https://ok.example.com", "model": DEFAULT_MODEL}
-
-
-async def test_api_key_is_masked_everywhere() -> None:
-    app = Host({"api_key": SECRET, "model": DEFAULT_MODEL})
+async def test_credentials_are_masked_everywhere() -> None:
+    app = Host({"api_key": SECRET, "auth_token": TOKEN, "model": DEFAULT_MODEL})
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.pause()
-        field = _input(app, "#api-key")
-        assert field.password
-        assert field.value == SECRET
-        # Focus the field too: the cursor view must stay masked.
-        await pilot.click("#api-key")
-        await pilot.pause()
-        shot = app.export_screenshot()
-        assert SECRET not in shot
-        assert SECRET[:12] not in shot
-        rendered = "\n".join(strip.text for strip in _screen(app)._compositor.render_strips())
-        assert "API key" in rendered
-        assert "•" in rendered
-        assert SECRET[:12] not in rendered
-        assert SECRET not in repr(_screen(app))
+        for widget_id, secret in (("#api-key", SECRET), ("#auth-token", TOKEN)):
+            field = input_of(app, widget_id)
+            assert field.password
+            assert field.value == secret
+            # Focus the field too: the cursor view must stay masked.
+            await pilot.click(widget_id)
+            await pilot.pause()
+            shot = app.export_screenshot()
+            assert secret not in shot
+            assert secret[:12] not in shot
+            rendered = "\n".join(strip.text for strip in screen_of(app)._compositor.render_strips())
+            assert "API key" in rendered and "Auth token" in rendered
+            assert "•" in rendered
+            assert secret[:12] not in rendered
+            assert secret not in repr(screen_of(app))
 
 
-async def test_unknown_saved_model_falls_back_to_default() -> None:
-    app = Host({"model": "claude-3-opus-20240229"})
+@pytest.mark.parametrize(
+    ("saved", "shown"),
+    [
+        ({}, DEFAULT_MODEL),
+        ({"model": "claude-haiku-4-5"}, "claude-haiku-4-5"),
+        # An id the catalogue no longer lists: the transport falls back to its default, so does this.
+        ({"model": "claude-3-opus-20240229"}, DEFAULT_MODEL),
+    ],
+)
+async def test_the_model_shown_is_the_one_the_transport_will_use(saved: dict[str, str], shown: str) -> None:
+    app = Host({"api_key": SECRET, **saved})
     async with app.run_test(size=(100, 40)) as pilot:
-        assert _select(app).value == DEFAULT_MODEL
-        await pilot.click("#save")
-        await pilot.pause()
-    assert app.result == {"model": DEFAULT_MODEL}
-
-
-async def test_model_list_matches_registry() -> None:
-    app = Host({})
-    async with app.run_test(size=(100, 40)):
-        select = _select(app)
-        values = [value for _, value in select._options if value is not Select.NULL]
-    assert values == list(ANTHROPIC_MODELS.keys())
+        assert text_of(app, "#model").startswith(model_label(ANTHROPIC_MODELS[shown]))
+        await save(pilot)
+    assert isinstance(app.result, dict)
+    assert app.result["model"] == shown
+    async with AnthropicTransport.open_for_app(**app.result) as transport:
+        assert transport.model.id == shown
 
 
 def test_model_label_format() -> None:
     assert model_label(ANTHROPIC_MODELS["claude-sonnet-4-6"]) == "claude-sonnet-4-6 · 1M ctx · $3/$15"
     assert model_label(ANTHROPIC_MODELS["claude-haiku-4-5"]) == "claude-haiku-4-5 · 200K ctx · $1/$5"
-
-
-@pytest.mark.parametrize(
-    ("url", "ok"),
-    [
-        ("", True),
-        ("https://api.anthropic.com/v1", True),
-        ("http://127.0.0.1:8080", True),
-        ("HTTPS://Example.com", True),
-        ("ftp://example.com", False),
-        ("//example.com", False),
-        ("https://example.com:notaport", False),
-        ("not a url", False),
-    ],
-)
-def test_validate_base_url(url: str, ok: bool) -> None:
-    assert (validate_base_url(url) is None) is ok
 
 
 def test_missing_textual_raises_helpful_import_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,92 +1,99 @@
-"""The settings screen axio-tui shows for the Anthropic transport."""
+"""The settings screen axio-tui shows for the Anthropic transport (Ctrl+P → "Configure Anthropic")."""
 
 from __future__ import annotations
 
 from typing import ClassVar, Final
-from urllib.parse import urlsplit
 
-from axio.models import ModelSpec
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Static
 
-from axio_transport_anthropic.models import ANTHROPIC_MODELS, DEFAULT_MODEL
+from axio_transport_anthropic.tui.form import (
+    NUMBER_FIELDS,
+    TEXT_FIELDS,
+    app_model,
+    check,
+    default_text,
+    model_label,
+    result,
+    validate_base_url,
+    widget_id,
+)
 
-__all__ = ["DEFAULT_BASE_URL", "AnthropicSettingsScreen", "model_label", "validate_base_url"]
+__all__ = ["AnthropicSettingsScreen", "model_label", "validate_base_url"]
 
-DEFAULT_BASE_URL: Final = "https://api.anthropic.com/v1"
-
-# Keys this screen owns; anything else in the incoming settings is passed through untouched.
-_MANAGED: Final = frozenset({"api_key", "base_url", "model"})
-
-
-def _tokens(count: int) -> str:
-    if count >= 1_000_000 and count % 1_000_000 == 0:
-        return f"{count // 1_000_000}M"
-    if count >= 1_000:
-        return f"{count / 1_000:g}K"
-    return str(count)
-
-
-def model_label(spec: ModelSpec) -> str:
-    """One line per model for the picker, e.g. ``claude-sonnet-4-6 · 1M ctx · $3/$15``."""
-    return f"{spec.id} · {_tokens(spec.context_window)} ctx · ${spec.input_cost:g}/${spec.output_cost:g}"
-
-
-def validate_base_url(value: str) -> str | None:
-    """The problem with *value* as a base URL, or ``None`` when it is usable (blank included)."""
-    value = value.strip()
-    if not value:
-        return None
-    if any(ch.isspace() for ch in value):
-        return "Base URL must not contain spaces."
-    try:
-        parts = urlsplit(value)
-        # Touching .port makes urlsplit reject a malformed port number.
-        _ = parts.port
-    except ValueError:
-        return "Base URL is not a valid URL."
-    if parts.scheme not in ("http", "https"):
-        return "Base URL must start with http:// or https://."
-    if not parts.hostname:
-        return "Base URL must include a host name."
-    return None
+_NOTE: Final = "Retries and timeouts, in seconds. Blank: the default shown; none: no limit."
 
 
 class AnthropicSettingsScreen(ModalScreen[dict[str, str] | None]):
-    """Edit the API key, base URL and model; dismisses with the saved settings or ``None``."""
+    """Edit the credentials, base URL, retries and timeouts; shows the model the app uses.
+    Dismisses with the transport's settings as text, or ``None``."""
 
     DEFAULT_CSS = """
     AnthropicSettingsScreen {
         align: center middle;
     }
     AnthropicSettingsScreen > #dialog {
-        width: 80;
+        width: 92;
         max-width: 100%;
         height: auto;
+        max-height: 100%;
         border: thick $primary;
         background: $surface;
         padding: 1 2;
     }
     AnthropicSettingsScreen #title {
         text-style: bold;
-        margin-bottom: 1;
     }
-    AnthropicSettingsScreen .field-label {
+    AnthropicSettingsScreen #status {
+        color: $warning;
         margin-top: 1;
+    }
+    AnthropicSettingsScreen #status.empty {
+        display: none;
+    }
+    AnthropicSettingsScreen Grid {
+        height: auto;
+        grid-gutter: 0 1;
+        margin-top: 1;
+    }
+    AnthropicSettingsScreen #fields {
+        grid-size: 2;
+        grid-columns: 12 1fr;
+    }
+    AnthropicSettingsScreen #numbers {
+        grid-size: 4;
+        grid-columns: 19 1fr 19 1fr;
+    }
+    AnthropicSettingsScreen Grid > Label, AnthropicSettingsScreen Grid > Static {
+        height: 1;
+    }
+    AnthropicSettingsScreen #model {
+        height: auto;
+        padding: 0 1;
+    }
+    AnthropicSettingsScreen Input, AnthropicSettingsScreen Input:focus {
+        height: 1;
+        border: none;
+        padding: 0 1;
+        background: $boost;
+    }
+    AnthropicSettingsScreen Input:focus {
+        background: $primary 30%;
     }
     AnthropicSettingsScreen .hint {
         color: $text-muted;
+        margin-top: 1;
     }
-    AnthropicSettingsScreen #base-url-error {
+    AnthropicSettingsScreen #error {
         color: $error;
-        display: none;
+        margin-top: 1;
     }
-    AnthropicSettingsScreen #base-url-error.visible {
-        display: block;
+    AnthropicSettingsScreen #error.empty {
+        display: none;
     }
     AnthropicSettingsScreen #buttons {
         height: auto;
@@ -102,69 +109,57 @@ class AnthropicSettingsScreen(ModalScreen[dict[str, str] | None]):
 
     def __init__(self, settings: dict[str, str]) -> None:
         super().__init__()
-        # Copy so the caller's dict is never mutated; the key lives only here and in the masked Input.
-        self._settings = dict(settings)
-        model = self._settings.get("model", "")
-        self._initial_model = model if model in ANTHROPIC_MODELS else DEFAULT_MODEL
+        # A copy, never the caller's dict; the credentials live only here and in masked inputs.
+        self._settings = {k: v for k, v in settings.items() if isinstance(v, str)}
+        # axio-tui's note on why the transport is unavailable: shown, never saved.
+        self._status = self._settings.pop("_error", "")
+        self._model = app_model(None, self._settings)
 
     def __repr__(self) -> str:
-        # Explicit so no future attribute (like the settings dict) can leak the key through repr.
-        return f"{type(self).__name__}(model={self._initial_model!r})"
+        # Explicit, so no attribute (the settings hold the key) can leak through repr.
+        return f"{type(self).__name__}(model={self._model.id!r})"
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
+        self._model = app_model(self.app, self._settings)
+        with VerticalScroll(id="dialog"):
             yield Static("Anthropic settings", id="title")
-            yield Label("API key", classes="field-label")
-            yield Input(
-                value=self._settings.get("api_key", ""),
-                placeholder="blank: use ANTHROPIC_API_KEY",
-                password=True,
-                id="api-key",
-            )
-            yield Label("Base URL", classes="field-label")
-            yield Input(
-                value=self._settings.get("base_url", ""),
-                placeholder=DEFAULT_BASE_URL,
-                id="base-url",
-            )
-            yield Static("", id="base-url-error")
-            yield Label("Model", classes="field-label")
-            yield Select(
-                [(model_label(spec), model_id) for model_id, spec in ANTHROPIC_MODELS.items()],
-                value=self._initial_model,
-                allow_blank=False,
-                id="model",
-            )
+            yield Static(self._status, id="status", markup=False, classes="" if self._status else "empty")
+            with Grid(id="fields"):
+                for name, label, placeholder, secret in TEXT_FIELDS:
+                    yield Label(label)
+                    yield Input(
+                        self._settings.get(name, ""), placeholder=placeholder, password=secret, id=widget_id(name)
+                    )
+                yield Label("Model")
+                yield Static(f"{model_label(self._model)}  (Ctrl+P → Change Model)", id="model", markup=False)
+            yield Static(_NOTE, classes="hint")
+            with Grid(id="numbers"):
+                for name, label in NUMBER_FIELDS:
+                    yield Label(label)
+                    yield Input(self._settings.get(name, ""), placeholder=default_text(name), id=widget_id(name))
+            yield Static("", id="error", markup=False, classes="empty")
             with Horizontal(id="buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
 
-    def _show_url_error(self, message: str | None) -> None:
-        error = self.query_one("#base-url-error", Static)
-        error.update(message or "")
-        error.set_class(message is not None, "visible")
+    def _values(self) -> dict[str, str]:
+        names = [field[0] for field in (*TEXT_FIELDS, *NUMBER_FIELDS)]
+        return {name: self.query_one(f"#{widget_id(name)}", Input).value.strip() for name in names}
 
-    def _collect(self) -> dict[str, str] | None:
-        base_url = self.query_one("#base-url", Input).value.strip()
-        problem = validate_base_url(base_url)
-        self._show_url_error(problem)
-        if problem is not None:
-            self.query_one("#base-url", Input).focus()
-            return None
-        result = {k: v for k, v in self._settings.items() if k not in _MANAGED}
-        api_key = self.query_one("#api-key", Input).value.strip()
-        if api_key:
-            result["api_key"] = api_key
-        if base_url:
-            result["base_url"] = base_url
-        model = self.query_one("#model", Select).value
-        result["model"] = model if isinstance(model, str) else DEFAULT_MODEL
-        return result
+    def _show_error(self, message: str | None) -> None:
+        error = self.query_one("#error", Static)
+        error.update(message or "")
+        error.set_class(message is None, "empty")
 
     def action_save(self) -> None:
-        result = self._collect()
-        if result is not None:
-            self.dismiss(result)
+        values = self._values()
+        problem = check(values)
+        if problem is None:
+            self.dismiss(result(self._settings, values, self._model))
+            return
+        self._show_error(problem.message)
+        if problem.setting is not None:
+            self.query_one(f"#{widget_id(problem.setting)}", Input).focus()
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -184,8 +179,8 @@ class AnthropicSettingsScreen(ModalScreen[dict[str, str] | None]):
         event.stop()
         self.action_save()
 
-    @on(Input.Changed, "#base-url")
-    def _on_url_changed(self, event: Input.Changed) -> None:
-        # Drop a stale error as soon as the user edits the field; it is re-checked on save.
-        if self.query_one("#base-url-error", Static).has_class("visible"):
-            self._show_url_error(None)
+    @on(Input.Changed)
+    def _on_changed(self, event: Input.Changed) -> None:
+        # A stale error goes as soon as the user edits; everything is checked again on save.
+        if not self.query_one("#error", Static).has_class("empty"):
+            self._show_error(None)
