@@ -14,17 +14,18 @@ import io
 import logging
 import traceback
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 import aiohttp
 import pytest
 import structlog
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 from rich.traceback import Traceback
 
-from axio_transport_anthropic import AnthropicTransport
+from axio_transport_anthropic import AnthropicTransport, APIStatusError
 from axio_transport_anthropic.simulator import Fault, Simulator
 from axio_transport_anthropic.telemetry.logs import REQUEST_CANCELLED, REQUEST_ERROR
 from axio_transport_anthropic.telemetry.setup import setup
@@ -201,13 +202,47 @@ async def test_a_rich_traceback_of_any_failure_holds_no_key(path: str) -> None:
     assert _leaks(rendered.getvalue(), PLAIN_KEY) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="aiohttp's TooManyRedirects (a ClientResponseError) carries request_info, whose repr lists "
-    "the request headers, x-api-key included; attempt.py should post with allow_redirects=False "
-    "(which also stops aiohttp re-sending x-api-key to wherever a 307 points: it drops only "
-    "Authorization on a cross-origin redirect)",
-)
 async def test_a_redirect_error_holds_no_key() -> None:
     exc, _ = await _fail("echo_redirect", PLAIN_KEY)
     assert _leaks("\n".join(f"{cause!s} {cause!r}" for cause in _chain(exc)), PLAIN_KEY) is None
+
+
+async def test_a_redirect_to_another_host_never_takes_the_key_there() -> None:
+    """aiohttp drops only Authorization on a cross-origin redirect: x-api-key would follow it."""
+    received: list[dict[str, str]] = []
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        received.append(dict(request.headers))
+        return web.Response(status=500)
+
+    async with _server(elsewhere) as other, _server(_redirect_to(f"{other}/v1/messages?sig=abc")) as first:
+        transport = AnthropicTransport(api_key=PLAIN_KEY, base_url=f"{first}/v1", max_retries=0)
+        async with transport:
+            with pytest.raises(APIStatusError) as caught:
+                await asyncio.wait_for(collect(transport), 10)
+    assert received == []
+    error = caught.value
+    assert error.status == 307
+    assert f"redirected to {other}/v1/messages;" in error.message and "not followed" in error.message
+    assert "sig=abc" not in error.message
+
+
+def _redirect_to(location: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(location=location)
+
+    return redirect
+
+
+@asynccontextmanager
+async def _server(handler: Callable[[web.Request], Awaitable[web.Response]]) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_post("/v1/messages", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()

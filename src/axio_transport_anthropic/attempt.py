@@ -13,14 +13,13 @@ import re
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import aiohttp
 from axio.events import StreamEvent
 
 from .decoder import MessageStreamDecoder
 from .errors import AnthropicError, APIConnectionError, APIStatusError, APITimeoutError, InStreamError, ProtocolError
-from .redaction import without_secret
+from .redaction import url_without_credentials, without_secret
 from .retry import STATUS_OF_ERROR_TYPE, RetryReason, reason_for, should_retry
 
 __all__ = ["AttemptFailed", "AttemptState", "Timeouts", "api_root_hint", "read_attempt"]
@@ -88,7 +87,10 @@ async def read_attempt(
     try:
         async with asyncio.timeout_at(first_byte_at):
             # A fresh file object per attempt: aiohttp warns about large in-memory bytes bodies.
-            response = await session.post(url, data=io.BytesIO(body), headers=headers, timeout=client_timeout)
+            # No redirects: aiohttp would re-send x-api-key to whatever host a 307 names.
+            response = await session.post(
+                url, data=io.BytesIO(body), headers=headers, timeout=client_timeout, allow_redirects=False
+            )
         try:
             request_id = response.headers.get("request-id")
             state.status, state.request_id, state.headers = response.status, request_id, response.headers
@@ -156,12 +158,9 @@ def _scrub(text: str, secrets: tuple[str, ...]) -> str:
 def api_root_hint(url: str) -> str | None:
     """Why a 404 may be the base URL's fault: Anthropic serves the Messages API under ``/v1``.
     The URL is quoted without its user info or query, which may hold credentials."""
-    parts = urlsplit(url)
-    path = parts.path.removesuffix("/messages").rstrip("/")
-    if path.endswith("/v1"):
+    root = url_without_credentials(url).removesuffix("/messages").rstrip("/")
+    if root.endswith("/v1"):
         return None
-    port = f":{parts.port}" if parts.port is not None else ""
-    root = f"{parts.scheme}://{parts.hostname}{port}{path}"
     return f"the base URL {root} does not end in /v1, where Anthropic serves the Messages API"
 
 
@@ -176,13 +175,16 @@ async def _status_failure(response: aiohttp.ClientResponse, secrets: tuple[str, 
     """The error an HTTP status other than 200 means. Reads and releases the body."""
     raw = await response.content.read(_ERROR_BODY_LIMIT)
     headers = response.headers
-    error_type, message, body_request_id = _parse_error_body(raw)
+    # Scrubbed whole, before anything is cut: a quote cut mid-key would hide the key from the scrub.
+    error_type, message, body_request_id = _parse_error_body(_scrub(raw.decode("utf-8", "replace"), secrets))
     if not message:
         message = response.reason or "no error body"
     if response.status == 404 and (hint := api_root_hint(url)) is not None:
         message += f" ({hint})"
+    if 300 <= response.status < 400:
+        message += f" ({_redirect_note(headers.get('location'), secrets)})"
     error = APIStatusError(
-        _scrub(message, secrets),
+        message,
         status=response.status,
         error_type=error_type,
         request_id=response.headers.get("request-id") or body_request_id,
@@ -195,8 +197,13 @@ async def _status_failure(response: aiohttp.ClientResponse, secrets: tuple[str, 
     )
 
 
-def _parse_error_body(raw: bytes) -> tuple[str | None, str, str | None]:
-    text = raw.decode("utf-8", "replace").strip()
+def _redirect_note(location: str | None, secrets: tuple[str, ...]) -> str:
+    where = f"to {_scrub(url_without_credentials(location), secrets)}" if location else "elsewhere"
+    return f"the server redirected {where}; redirects are not followed, so set base_url to where the API is"
+
+
+def _parse_error_body(text: str) -> tuple[str | None, str, str | None]:
+    text = text.strip()
     try:
         parsed: Any = json.loads(text)
     except ValueError:
@@ -205,7 +212,7 @@ def _parse_error_body(raw: bytes) -> tuple[str | None, str, str | None]:
         error = parsed["error"]
         request_id = parsed.get("request_id")
         return (
-            str(error.get("type") or "") or None,
+            str(error.get("type") or "")[:_QUOTED] or None,
             str(error.get("message") or "")[:_QUOTED],
             request_id if isinstance(request_id, str) else None,
         )

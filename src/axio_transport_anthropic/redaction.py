@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from typing import Final
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["MIN_SECRET_LENGTH", "REDACTED", "mask_keys", "without_secret"]
+__all__ = ["MIN_SECRET_LENGTH", "REDACTED", "mask_keys", "url_without_credentials", "without_secret"]
 
 #: The shortest secret ``without_secret`` removes. A shorter "key" cannot be told apart from the
 #: words around it (a key ``k`` made "not known" read "not [redacted]nown"), and it protects
@@ -46,3 +47,18 @@ def _without_cut_secret(text: str, secret: str) -> str:
             return text[:at] + REDACTED
         at = text.find(head, at + 1)
     return text
+
+
+def url_without_credentials(url: str) -> str:
+    """``url`` without user info, query or fragment, where credentials hide in a URL; a URL too
+    malformed to take apart is not quoted at all."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "(an unreadable URL)"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

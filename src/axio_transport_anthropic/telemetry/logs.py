@@ -25,7 +25,6 @@ import re
 import time
 from collections.abc import MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 from axio.events import StreamEvent
@@ -34,7 +33,7 @@ from opentelemetry.trace import SpanContext
 
 from ..errors import AnthropicError
 from ..models import cost_usd
-from ..redaction import mask_keys
+from ..redaction import mask_keys, url_without_credentials
 from .lifecycle import AttemptReport, Outcome, RequestInfo, RequestObserver, ResponseReport
 
 if TYPE_CHECKING:
@@ -81,13 +80,7 @@ def scrub(text: str) -> str:
 
 
 def _safe_url(url: str) -> str:
-    # Userinfo and query are where credentials could hide in a URL; neither is needed to read logs.
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return scrub(urlunsplit((parts.scheme, netloc, parts.path, "", "")))
+    return scrub(url_without_credentials(url))
 
 
 def _trace_ids(context: SpanContext | None = None) -> tuple[str, str] | None:
