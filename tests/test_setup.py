@@ -7,7 +7,6 @@ import asyncio
 import io
 import json
 import logging
-import os
 import re
 import socket
 import sys
@@ -24,7 +23,6 @@ from opentelemetry.metrics import _internal as metrics_internal
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.util._once import Once
 from prometheus_client import CollectorRegistry
 
 from axio_transport_anthropic import AnthropicTransport
@@ -34,25 +32,12 @@ from axio_transport_anthropic.telemetry.logs import REQUEST_END, REQUEST_RETRY, 
 from axio_transport_anthropic.telemetry.setup import ExportReport, TelemetryHandle, current, setup
 
 from .conftest import SECRET
+from .otel_globals import clean_globals, dead_endpoint  # noqa: F401
 from .otlp_receiver import OtlpReceiver, attributes
 from .support import collect
 
-
-@pytest.fixture(autouse=True)
-def _clean_globals(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test starts with no global providers and no structlog configuration, and ends so."""
-    for name in [name for name in os.environ if name.startswith(("OTEL_", "ANTHROPIC_"))]:
-        monkeypatch.delenv(name)
-    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
-    monkeypatch.setattr(trace, "_TRACER_PROVIDER_SET_ONCE", Once())
-    monkeypatch.setattr(metrics_internal, "_METER_PROVIDER", None)
-    monkeypatch.setattr(metrics_internal, "_METER_PROVIDER_SET_ONCE", Once())
-    structlog.reset_defaults()
-    yield
-    if (handle := current()) is not None:
-        handle.shutdown()
-        pytest.fail("a test left setup() in effect")
-    structlog.reset_defaults()
+#: No global providers, no structlog configuration, no OTEL_*/ANTHROPIC_* variables, before and after.
+pytestmark = pytest.mark.usefixtures("clean_globals")
 
 
 def _json_lines(buffer: io.StringIO) -> list[dict[str, Any]]:
@@ -290,13 +275,6 @@ async def test_the_demo_leaves_the_host_setup_running() -> None:
 # ── shutdown: bounded, in order, logged through the configured pipeline ─────────────────────
 
 
-def _dead_endpoint() -> str:
-    """An OTLP endpoint nobody listens on: every export is refused and retried with backoff."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
 @pytest.fixture
 def hung_endpoint() -> Iterator[str]:
     """A collector that takes the connection and never answers: only the time bound ends the wait."""
@@ -327,7 +305,7 @@ def test_a_hung_collector_holds_shutdown_only_as_long_as_its_bound(hung_endpoint
 @pytest.mark.timeout(30)
 def test_a_refused_export_is_logged_through_the_pipeline_and_stops_at_once(capfd: pytest.CaptureFixture[str]) -> None:
     logs = io.StringIO()
-    handle = setup(otlp_endpoint=_dead_endpoint(), metrics_port=None, registry=CollectorRegistry(), log_stream=logs)
+    handle = setup(otlp_endpoint=dead_endpoint(), metrics_port=None, registry=CollectorRegistry(), log_stream=logs)
     with trace.get_tracer("test").start_as_current_span("never delivered"):
         pass
     started = time.perf_counter()
