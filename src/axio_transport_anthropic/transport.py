@@ -29,7 +29,8 @@ from .decoder import MessageStreamDecoder
 from .models import ANTHROPIC_MODELS, DEFAULT_MODEL
 from .request import RequestOptions, build_body, encode_body
 from .settings import DEFAULT_BASE_URL
-from .telemetry import AttemptReport, Outcome, RequestInfo, ResponseReport, TelemetryConfig
+from .telemetry import AttemptReport, Outcome, RequestInfo, RequestObserver, ResponseReport, TelemetryConfig
+from .telemetry.call_labels import NO_LABELS, current_call_labels
 from .telemetry.lifecycle import CompositeObserver
 
 __all__ = ["ANTHROPIC_API_VERSION", "DEFAULT_BASE_URL", "AnthropicTransport"]
@@ -124,10 +125,11 @@ class AnthropicTransport(CompletionTransport):
         return build_body(self._options(), messages, tools, system)
 
     def stream(self, messages: list[Message], tools: list[Tool[Any]], system: str) -> AsyncIterator[StreamEvent]:
-        # The caller's context now, where the call is made: the request span's parent. The
-        # generator never makes a context current, so the caller's stays its own.
-        parent = otel_context.get_current() if self.telemetry is not None else None
-        return self._stream(messages, tools, system, parent)
+        # The caller's context now, where the call is made: the request span's parent and the
+        # call labels. The generator never makes a context current, so the caller's stays its own.
+        if self.telemetry is None:
+            return self._stream(messages, tools, system, None, NO_LABELS)
+        return self._stream(messages, tools, system, otel_context.get_current(), current_call_labels())
 
     async def fetch_models(self) -> None:
         """Reset ``models`` to the bundled catalogue. No network: the catalogue carries prices."""
@@ -197,7 +199,13 @@ class AnthropicTransport(CompletionTransport):
         )
 
     def _request_info(
-        self, url: str, messages: list[Message], tools: list[Tool[Any]], system: str, parent: Context | None
+        self,
+        url: str,
+        messages: list[Message],
+        tools: list[Tool[Any]],
+        system: str,
+        parent: Context | None,
+        labels: Mapping[str, str],
     ) -> RequestInfo:
         parts = urlsplit(url)
         return RequestInfo(
@@ -212,10 +220,16 @@ class AnthropicTransport(CompletionTransport):
             max_attempts=self.max_retries + 1,
             content=partial(self.build_payload, messages, tools, system),
             parent=parent,
+            call_labels=labels,
         )
 
     async def _stream(
-        self, messages: list[Message], tools: list[Tool[Any]], system: str, parent: Context | None
+        self,
+        messages: list[Message],
+        tools: list[Tool[Any]],
+        system: str,
+        parent: Context | None,
+        labels: Mapping[str, str],
     ) -> AsyncIterator[StreamEvent]:
         body = encode_body(self.build_payload(messages, tools, system))
         headers = auth.request_headers(self)
@@ -225,7 +239,9 @@ class AnthropicTransport(CompletionTransport):
         deadline = loop.time() + self.deadline if self.deadline is not None else None
         timeouts = Timeouts(self.connect_timeout, self.first_byte_timeout, self.idle_timeout, deadline)
         telemetry = self.telemetry
-        observer = telemetry.start(self._request_info(url, messages, tools, system, parent)) if telemetry else _SILENT
+        observer: RequestObserver = _SILENT
+        if telemetry is not None:
+            observer = telemetry.start(self._request_info(url, messages, tools, system, parent, labels))
         decoder = MessageStreamDecoder()
         attempt = 0
         outcome: Outcome = "error"

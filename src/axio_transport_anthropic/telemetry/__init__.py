@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 
+from .call_labels import DEFAULT_LABEL_VALUES, Attribution, call_labels, check_label_names, current_call_labels
 from .exports import ExportReport
 from .lifecycle import (
     AttemptReport,
@@ -44,6 +45,8 @@ __all__ = [
     "Telemetry",
     "TelemetryConfig",
     "TelemetryHandle",
+    "call_labels",
+    "current_call_labels",
     "setup",
 ]
 
@@ -79,15 +82,33 @@ class TelemetryConfig:
     sinks: tuple[Telemetry, ...] = ()
     """More observers of each request, after metrics and logs (``axio-anthropic load`` keeps
     each request's latency this way)."""
-    _built: tuple[Tracing | None, tuple[Telemetry, ...]] | None = field(
+    labels: tuple[str, ...] = ()
+    """Names of the ``call_labels()`` to record (``("tenant", "agent")``): on the requests, tokens
+    and cost series, the request span (``axio.label.<name>``) and the log lines. Every config on
+    one Prometheus registry must list the same ones (``ConfigurationError`` otherwise)."""
+    label_values: int = DEFAULT_LABEL_VALUES
+    """Distinct values kept per label name (per registry); later ones are recorded as ``_OTHER``."""
+    _built: tuple[Tracing | None, tuple[Telemetry, ...], Attribution | None] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+
+    def __post_init__(self) -> None:
+        self.labels = check_label_names(self.labels, self.label_values)
+        if self.labels and self.metrics:
+            # A clash with families already on the registry is reported here rather than at the
+            # first request (a config without labels can only tell then).
+            from .instruments import check_registered
+            from .metrics import registry_of
+
+            check_registered(registry_of(self), self.labels, self.label_values)
 
     def start(self, info: RequestInfo) -> RequestObserver:
         built = self._built
         if built is None:
             built = self._built = self._build()
-        tracing, others = built
+        tracing, others, attribution = built
+        if attribution is not None:
+            info = _attribute(attribution, info)
         observers: list[RequestObserver] = []
         span: SpanContext | None = None
         if tracing is not None:
@@ -108,7 +129,10 @@ class TelemetryConfig:
                 logger.warning("Telemetry sink %s failed to start", type(sink).__name__, exc_info=True)
         return CompositeObserver(observers)
 
-    def _build(self) -> tuple[Tracing | None, tuple[Telemetry, ...]]:
+    def _build(self) -> tuple[Tracing | None, tuple[Telemetry, ...], Attribution | None]:
+        labels = check_label_names(self.labels, self.label_values)
+        # Without metrics, no series to bound across configs: this config's own vocabulary.
+        attribution = Attribution(labels, self.label_values) if labels else None
         tracing = None
         if self.traces:
             from .tracing import Tracing
@@ -118,9 +142,21 @@ class TelemetryConfig:
         if self.metrics:
             from .metrics import Metrics
 
-            sinks.append(Metrics(self))
+            metrics = Metrics(self)
+            attribution = metrics.attribution
+            sinks.append(metrics)
         if self.logs:
             from .logs import Logs
 
             sinks.append(Logs(self))
-        return tracing, (*sinks, *self.sinks)
+        return tracing, (*sinks, *self.sinks), attribution
+
+
+def _attribute(attribution: Attribution, info: RequestInfo) -> RequestInfo:
+    """``info`` with this call's labels resolved: once per request, for every sink."""
+    try:
+        labels = attribution.resolve(info.call_labels)
+    except Exception:
+        logger.warning("Could not read the call labels", exc_info=True)
+        labels = attribution.resolve({})
+    return replace(info, labels=labels)

@@ -1,6 +1,7 @@
 """The metric instruments: Prometheus families (once per registry) and the OpenTelemetry GenAI histograms.
 
-Only construction and label bookkeeping live here; what gets measured when is in ``metrics.py``.
+Only construction lives here; each model's labelled children are in ``series.py``, and what gets
+measured when is in ``metrics.py``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from opentelemetry.metrics import Histogram as OtelHistogram
 from opentelemetry.metrics import Meter, MeterProvider
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from .labels import ERROR_TYPES, OTHER, RETRY_REASONS, Vocabulary
+from .call_labels import Attribution, check_schema
+from .labels import OTHER, Vocabulary
 from .scope import SCOPE, scope_version
+from .series import ModelSeries, UsageSeries
 
 __all__ = [
     "DURATION_BUCKETS",
@@ -29,7 +32,9 @@ __all__ = [
     "ModelSeries",
     "OtelInstruments",
     "PromInstruments",
+    "UsageSeries",
     "Vocabulary",
+    "check_registered",
     "otel_instruments",
     "prom_instruments",
 ]
@@ -48,88 +53,27 @@ GENAI_TOKEN_BOUNDARIES: Final = tuple(4**i for i in range(14))  # 1, 4, 16, ...,
 GENAI_DURATION_BOUNDARIES: Final = tuple(round(0.01 * 2**i, 2) for i in range(14))  # 0.01, 0.02, ..., 81.92
 
 
-class _ByLabel[M: (Counter, Gauge, Histogram)]:
-    """The children of one family for one model, keyed by the second label's value.
-
-    ``known`` values are created at once, so their series read 0 rather than nothing until the
-    first event: a panel shows 0, and ``rate()`` sees the first increment. Only for fixed
-    vocabularies: a label whose values are open-ended would pre-create unbounded series.
-    """
-
-    __slots__ = ("_children", "_family", "_model")
-
-    def __init__(self, family: M, model: str, known: Iterable[str] = ()) -> None:
-        self._family: M = family
-        self._model: str = model
-        self._children: dict[str, M] = {value: family.labels(model, value) for value in known}
-
-    def __call__(self, value: str) -> M:
-        child = self._children.get(value)
-        if child is None:
-            # A race only creates the same child twice: .labels() returns the one it already has.
-            child = self._children[value] = self._family.labels(self._model, value)
-        return child
-
-
-class ModelSeries:
-    """Every labelled child one model needs, created once so the hot path never calls ``.labels()``."""
-
-    __slots__ = (
-        "attempts",
-        "backoff_seconds",
-        "cache_hits",
-        "cache_misses",
-        "cost",
-        "duration",
-        "errors",
-        "in_flight",
-        "output_tokens",
-        "ratelimit_limit",
-        "ratelimit_remaining",
-        "requests",
-        "retries",
-        "stop_reasons",
-        "time_per_token",
-        "tokens",
-        "ttft",
-    )
-
-    def __init__(self, prom: PromInstruments, model: str) -> None:
-        # Fixed label sets are made now, so their series exist at 0 before the first event. Not
-        # attempts (any HTTP status), stop reasons (Anthropic adds some) nor the rate-limit gauges
-        # (a 0 there would read as exhausted).
-        self.requests = {o: prom.requests.labels(model, o) for o in ("ok", "error", "cancelled")}
-        self.tokens = {t: prom.tokens.labels(model, t) for t in ("input", "output", "cache_read", "cache_creation")}
-        self.cache_hits = prom.cache_hits.labels(model)
-        self.cache_misses = prom.cache_misses.labels(model)
-        self.cost = prom.cost.labels(model)
-        self.duration = prom.duration.labels(model)
-        self.ttft = prom.ttft.labels(model)
-        self.time_per_token = prom.time_per_token.labels(model)
-        self.output_tokens = prom.output_tokens.labels(model)
-        self.in_flight = prom.in_flight.labels(model)
-        self.attempts = _ByLabel(prom.attempts, model)
-        self.retries = _ByLabel(prom.retries, model, RETRY_REASONS)
-        self.backoff_seconds = _ByLabel(prom.backoff_seconds, model, RETRY_REASONS)
-        self.stop_reasons = _ByLabel(prom.stop_reasons, model)
-        self.errors = _ByLabel(prom.errors, model, ERROR_TYPES)
-        self.ratelimit_remaining = _ByLabel(prom.ratelimit_remaining, model)
-        self.ratelimit_limit = _ByLabel(prom.ratelimit_limit, model)
-
-
 class PromInstruments:
     """The ``axio_anthropic_*`` families on one registry. Get them with ``prom_instruments()``."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
-        def counter(name: str, doc: str, label: str | None = None, unit: str = "") -> Counter:
-            labels = ("model", label) if label else ("model",)
+    def __init__(self, registry: CollectorRegistry, attribution: Attribution | None = None) -> None:
+        #: The call labels the requests, tokens and cost families carry after their own.
+        self.attribution = attribution
+        extra = attribution.names if attribution is not None else ()
+
+        def counter(name: str, doc: str, label: str | None = None, unit: str = "", attributed: bool = False) -> Counter:
+            labels: tuple[str, ...] = ("model", label) if label else ("model",)
+            labels += extra if attributed else ()
             return Counter(name, doc, labels, unit=unit, registry=registry)
 
         def histogram(name: str, doc: str, buckets: Iterable[float], unit: str = "") -> Histogram:
             return Histogram(name, doc, ("model",), unit=unit, registry=registry, buckets=tuple(buckets))
 
         self.requests = counter(
-            "axio_anthropic_requests", "stream() calls by how they ended (ok, error, cancelled).", "outcome"
+            "axio_anthropic_requests",
+            "stream() calls by how they ended (ok, error, cancelled).",
+            "outcome",
+            attributed=True,
         )
         self.attempts = counter(
             "axio_anthropic_attempts",
@@ -144,10 +88,13 @@ class PromInstruments:
             "axio_anthropic_tokens",
             "Billed tokens by type; input excludes the cache slices, so the types add up.",
             "type",
+            attributed=True,
         )
         self.cache_hits = counter("axio_anthropic_cache_hits", "Responses that read from the prompt cache.")
         self.cache_misses = counter("axio_anthropic_cache_misses", "Responses that read nothing from the prompt cache.")
-        self.cost = counter("axio_anthropic_cost_usd", "Estimated cost in USD from the model's list prices.")
+        self.cost = counter(
+            "axio_anthropic_cost_usd", "Estimated cost in USD from the model's list prices.", attributed=True
+        )
         self.stop_reasons = counter(
             "axio_anthropic_stop_reasons", "Responses by Anthropic's raw stop reason.", "reason"
         )
@@ -216,13 +163,25 @@ _BY_REGISTRY: Final[weakref.WeakKeyDictionary[CollectorRegistry, PromInstruments
 _BY_REGISTRY_LOCK: Final = threading.Lock()
 
 
-def prom_instruments(registry: CollectorRegistry) -> PromInstruments:
-    """The families on ``registry``, registered on first use: any number of transports may share one."""
+def prom_instruments(registry: CollectorRegistry, labels: tuple[str, ...] = (), cap: int = 0) -> PromInstruments:
+    """The families on ``registry``, registered on first use: any number of transports may share
+    one, if they agree on the call labels (a family's label names are fixed once registered)."""
     with _BY_REGISTRY_LOCK:
         found = _BY_REGISTRY.get(registry)
         if found is None:
-            found = _BY_REGISTRY[registry] = PromInstruments(registry)
+            attribution = Attribution(labels, cap) if labels else None
+            found = _BY_REGISTRY[registry] = PromInstruments(registry, attribution)
+        else:
+            check_schema(found.attribution, labels, cap)
         return found
+
+
+def check_registered(registry: CollectorRegistry, labels: tuple[str, ...], cap: int) -> None:
+    """``ConfigurationError`` now if ``registry`` already has families for other call labels."""
+    with _BY_REGISTRY_LOCK:
+        found = _BY_REGISTRY.get(registry)
+    if found is not None:
+        check_schema(found.attribution, labels, cap)
 
 
 class OtelInstruments:

@@ -25,17 +25,18 @@ class Vocabulary:
     misbehaving proxy cannot grow the series without limit.
     """
 
-    __slots__ = ("_limit", "_lock", "_seen")
+    __slots__ = ("_limit", "_lock", "_pattern", "_seen")
 
-    def __init__(self, known: Iterable[str], extra: int = 16) -> None:
+    def __init__(self, known: Iterable[str], extra: int = 16, pattern: re.Pattern[str] = _LABEL) -> None:
         self._seen = frozenset(known)
         self._limit = len(self._seen) + extra
+        self._pattern = pattern
         self._lock = threading.Lock()
 
     def __call__(self, value: str) -> str:
         if value in self._seen:
             return value
-        if not _LABEL.fullmatch(value):
+        if not self._pattern.fullmatch(value):
             return OTHER
         with self._lock:
             if value not in self._seen and len(self._seen) >= self._limit:

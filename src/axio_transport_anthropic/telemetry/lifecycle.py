@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
 from axio.events import StreamEvent
@@ -55,6 +56,11 @@ class RequestInfo:
     """Builds the request body on demand: only an observer capturing content calls it."""
     parent: Context | None = field(default=None, compare=False)
     """The OpenTelemetry context current when ``stream()`` was called: the request span's parent."""
+    call_labels: Mapping[str, str] = field(default=MappingProxyType({}), compare=False)
+    """What ``call_labels()`` set where ``stream()`` was called, as given: unfiltered, unbounded."""
+    labels: tuple[tuple[str, str], ...] = ()
+    """The config's ``labels`` and their values for this call, bounded (``""``: unset); filled in
+    by ``TelemetryConfig.start()`` from ``call_labels``, empty when the config lists none."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ Events (stable names):
 ``anthropic.request.end`` (info), ``anthropic.request.error`` (error),
 ``anthropic.request.cancelled`` (info). Each carries the ``trace_id``/``span_id`` (hex) of its
 own request span when tracing is on, else of the span current when ``stream()`` was called, if
-valid. Fields that are unknown are left out.
+valid. Fields that are unknown are left out. With ``TelemetryConfig(labels=...)`` each also
+carries the call labels that are set, as fields named after them (``tenant=acme``).
 """
 
 from __future__ import annotations
@@ -129,8 +130,17 @@ def _sink(level: int) -> Any:
     return _stdlib if _stdlib.isEnabledFor(level) else None
 
 
-def _emit(sink: Any, level: int, event: str, fields: dict[str, Any], ids: tuple[str, str] | None) -> None:
+def _emit(
+    sink: Any,
+    level: int,
+    event: str,
+    fields: dict[str, Any],
+    ids: tuple[str, str] | None,
+    labels: dict[str, str] | None = None,
+) -> None:
     fields = {key: value for key, value in fields.items() if value is not None}
+    if labels:
+        fields.update(labels)
     if ids is not None:
         fields["trace_id"], fields["span_id"] = ids
     if sink is not _stdlib:
@@ -154,7 +164,7 @@ class Logs:
 
 
 class _RequestLog:
-    __slots__ = ("_first", "_ids", "_info", "_last", "_started")
+    __slots__ = ("_first", "_ids", "_info", "_labels", "_last", "_started")
 
     def __init__(self, info: RequestInfo, span: SpanContext) -> None:
         self._info = info
@@ -164,6 +174,8 @@ class _RequestLog:
         # The request's own ids, given: whatever is current when an event is logged may be
         # another request's span or the host's (or nothing, in the loop's finaliser task).
         self._ids = _trace_ids(span)
+        # The call labels that are set, as fields of every event (names cannot clash: reserved).
+        self._labels = {name: value for name, value in info.labels if value} if info.labels else None
         sink = _sink(logging.DEBUG)
         if sink is None:
             return
@@ -174,7 +186,7 @@ class _RequestLog:
             # Not on RequestInfo in every version of the transport.
             "max_attempts": getattr(info, "max_attempts", None),
         }
-        _emit(sink, logging.DEBUG, REQUEST_START, fields, self._ids)
+        _emit(sink, logging.DEBUG, REQUEST_START, fields, self._ids, self._labels)
 
     def attempt_started(self, attempt: int, headers: dict[str, str]) -> None:
         pass
@@ -200,7 +212,7 @@ class _RequestLog:
             "server_requested": server_requested,
             "message": scrub(error.message) if error is not None else None,
         }
-        _emit(sink, logging.WARNING, REQUEST_RETRY, fields, self._ids)
+        _emit(sink, logging.WARNING, REQUEST_RETRY, fields, self._ids, self._labels)
 
     def first_token(self, events: Sequence[StreamEvent]) -> None:
         self._first = time.perf_counter()
@@ -223,7 +235,7 @@ class _RequestLog:
         if event == REQUEST_ERROR:
             fields.update(self._failure(error))
         fields.update(self._usage(response))
-        _emit(sink, level, event, fields, self._ids)
+        _emit(sink, level, event, fields, self._ids, self._labels)
 
     def _summary(self, response: ResponseReport) -> dict[str, Any]:
         now = time.perf_counter()

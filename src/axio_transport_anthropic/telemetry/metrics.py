@@ -15,21 +15,23 @@ from opentelemetry import metrics as otel_metrics
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import SpanContext
 from opentelemetry.util.types import AttributeValue
-from prometheus_client import REGISTRY, values
+from prometheus_client import REGISTRY, CollectorRegistry, values
 
 from ..decoder import STOP_REASONS, TokenCounts
 from ..models import cost_usd
 from ..retry import header_number
-from .instruments import ModelSeries, OtelInstruments, otel_instruments, prom_instruments
+from .call_labels import SPAN_PREFIX, Attribution
+from .instruments import OtelInstruments, otel_instruments, prom_instruments
 from .labels import OTHER, RETRY_REASONS, Vocabulary, attempt_status, error_type
 from .lifecycle import AttemptReport, Outcome, RequestInfo, ResponseReport
 from .scope import PerProvider
+from .series import ModelSeries, UsageSeries
 from .setup import current
 
 if TYPE_CHECKING:
     from . import TelemetryConfig
 
-__all__ = ["Metrics", "attempt_status", "error_type"]
+__all__ = ["Metrics", "attempt_status", "error_type", "registry_of"]
 
 _PROVIDER: Final = "anthropic"
 _NO_USAGE: Final = TokenCounts()
@@ -41,6 +43,10 @@ _RATELIMIT_HEADERS: Final = tuple(
     (f"anthropic-ratelimit-{name}-limit", f"anthropic-ratelimit-{name}-remaining", name.replace("-", "_"))
     for name in ("requests", "tokens", "input-tokens", "output-tokens")
 )
+
+
+def registry_of(config: TelemetryConfig) -> CollectorRegistry:
+    return config.registry if config.registry is not None else REGISTRY
 
 
 def _multiprocess() -> bool:
@@ -69,13 +75,18 @@ class Metrics:
     __slots__ = ("_exemplars", "_follow_setup", "_meter_provider", "_otel", "_prom")
 
     def __init__(self, config: TelemetryConfig) -> None:
-        self._prom = prom_instruments(config.registry if config.registry is not None else REGISTRY)
+        self._prom = prom_instruments(registry_of(config), config.labels, config.label_values)
         self._meter_provider = config.meter_provider
         self._otel: PerProvider[MeterProvider, OtelInstruments] = PerProvider(otel_instruments)
         # prometheus-client cannot store exemplars across processes; skip building them there.
         self._exemplars = not _multiprocess() and config.exemplars is not False
         # With a provider of its own, where spans go is the host's business.
         self._follow_setup = config.exemplars is None and config.tracer_provider is None
+
+    @property
+    def attribution(self) -> Attribution | None:
+        """The call labels of this config's registry, shared by every config on it."""
+        return self._prom.attribution
 
     def start(self, info: RequestInfo, span: SpanContext) -> _Observer:
         # The provider in effect now, so that a host setting one up later (again) is followed.
@@ -98,6 +109,7 @@ class _Observer:
         "_otel",
         "_series",
         "_started",
+        "_usage",
     )
 
     def __init__(
@@ -105,6 +117,7 @@ class _Observer:
     ) -> None:
         self._info = info
         self._series = series
+        self._usage: UsageSeries = series.usage(info.labels)
         self._otel = otel
         self._exemplar = exemplar
         self._started = time.perf_counter()
@@ -156,7 +169,7 @@ class _Observer:
         if self._attempt_open:
             # Cancelled mid-attempt, or failed in a way attempt_ended never heard of: still an attempt sent.
             series.attempts(failure or OTHER).inc()
-        series.requests[outcome].inc()
+        self._usage.requests[outcome].inc()
         if outcome == "error":
             series.errors(failure or OTHER).inc()
         counts = response.counts
@@ -178,7 +191,7 @@ class _Observer:
 
     def _count_usage(self, counts: TokenCounts) -> None:
         series = self._series
-        tokens = series.tokens
+        tokens = self._usage.tokens
         for kind, amount in (
             ("input", counts.uncached_input),
             ("output", counts.output),
@@ -197,7 +210,7 @@ class _Observer:
             cache_write_1h=counts.cache_write_1h,
         )
         if cost > 0:
-            series.cost.inc(cost)
+            self._usage.cost.inc(cost)
 
     def _record_otel(
         self, duration: float, ttft: float | None, failure: str | None, response: ResponseReport, has_usage: bool
@@ -215,11 +228,15 @@ class _Observer:
         if failure is not None:
             attributes["error.type"] = failure
         otel = self._otel
-        otel.duration.record(duration, attributes)
         if ttft is not None:
             otel.time_to_first_chunk.record(ttft, attributes)
         if self._chunks and self._first_token is not None:
             otel.time_per_chunk.record((self._last_chunk - self._first_token) / self._chunks, attributes)
+        # Usage (tokens, and calls: the duration's count) by call label; latency by model only.
+        for name, value in info.labels:
+            if value:
+                attributes[SPAN_PREFIX + name] = value
+        otel.duration.record(duration, attributes)
         if has_usage:
             counts = response.counts
             # GenAI input is the grand total, the cache slices included.

@@ -23,6 +23,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, Trac
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
+from .call_labels import SPAN_PREFIX
 from .content import OutputPart, input_content, output_messages
 from .labels import OTHER, error_type
 from .lifecycle import AttemptReport, Outcome, RequestInfo, ResponseReport, logger
@@ -79,6 +80,9 @@ class RequestTrace:
         for name, value in (("temperature", info.temperature), ("top_p", info.top_p), ("top_k", info.top_k)):
             if value is not None:
                 attributes[f"gen_ai.request.{name}"] = value
+        for name, label in info.labels:
+            if label:
+                attributes[SPAN_PREFIX + name] = label
         # An explicit context, even an empty one: `None` would mean "whatever is current now".
         parent = info.parent if info.parent is not None else Context()
         self._span = tracer.start_span(

@@ -1,0 +1,120 @@
+"""The labelled children of the Prometheus families, per model (and per call-label values).
+
+Created once each, so the hot path never calls ``.labels()``; bounded, as the label values are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from .call_labels import LabelValues
+from .labels import ERROR_TYPES, RETRY_REASONS
+
+if TYPE_CHECKING:
+    from .instruments import PromInstruments
+
+__all__ = ["ModelSeries", "UsageSeries"]
+
+
+class _ByLabel[M: (Counter, Gauge, Histogram)]:
+    """The children of one family for one model, keyed by the second label's value.
+
+    ``known`` values are created at once, so their series read 0 rather than nothing until the
+    first event: a panel shows 0, and ``rate()`` sees the first increment. Only for fixed
+    vocabularies: a label whose values are open-ended would pre-create unbounded series.
+    """
+
+    __slots__ = ("_children", "_family", "_model")
+
+    def __init__(self, family: M, model: str, known: Iterable[str] = ()) -> None:
+        self._family: M = family
+        self._model: str = model
+        self._children: dict[str, M] = {value: family.labels(model, value) for value in known}
+
+    def __call__(self, value: str) -> M:
+        child = self._children.get(value)
+        if child is None:
+            # A race only creates the same child twice: .labels() returns the one it already has.
+            child = self._children[value] = self._family.labels(self._model, value)
+        return child
+
+
+class UsageSeries:
+    """The requests, tokens and cost children of one model and one set of call-label values."""
+
+    __slots__ = ("cost", "requests", "tokens")
+
+    def __init__(self, prom: PromInstruments, model: str, values: tuple[str, ...]) -> None:
+        # Made at the call's start, so a series is at 0 before the increment at its end.
+        self.requests = {o: prom.requests.labels(model, o, *values) for o in ("ok", "error", "cancelled")}
+        self.tokens = {
+            t: prom.tokens.labels(model, t, *values) for t in ("input", "output", "cache_read", "cache_creation")
+        }
+        self.cost = prom.cost.labels(model, *values)
+
+
+class ModelSeries:
+    """Every labelled child one model needs, created once so the hot path never calls ``.labels()``."""
+
+    __slots__ = (
+        "_by_labels",
+        "_prom",
+        "_unlabelled",
+        "attempts",
+        "backoff_seconds",
+        "cache_hits",
+        "cache_misses",
+        "duration",
+        "errors",
+        "in_flight",
+        "model",
+        "output_tokens",
+        "ratelimit_limit",
+        "ratelimit_remaining",
+        "retries",
+        "stop_reasons",
+        "time_per_token",
+        "ttft",
+    )
+
+    def __init__(self, prom: PromInstruments, model: str) -> None:
+        # Fixed label sets are made now, so their series exist at 0 before the first event. Not
+        # attempts (any HTTP status), stop reasons (Anthropic adds some) nor the rate-limit gauges
+        # (a 0 there would read as exhausted).
+        self._prom = prom
+        self.model = model
+        self._unlabelled = UsageSeries(prom, model, ()) if prom.attribution is None else None
+        #: Per call-label values: bounded, as the values are (``Attribution``).
+        self._by_labels: dict[LabelValues, UsageSeries] = {}
+        self.cache_hits = prom.cache_hits.labels(model)
+        self.cache_misses = prom.cache_misses.labels(model)
+        self.duration = prom.duration.labels(model)
+        self.ttft = prom.ttft.labels(model)
+        self.time_per_token = prom.time_per_token.labels(model)
+        self.output_tokens = prom.output_tokens.labels(model)
+        self.in_flight = prom.in_flight.labels(model)
+        self.attempts = _ByLabel(prom.attempts, model)
+        self.retries = _ByLabel(prom.retries, model, RETRY_REASONS)
+        self.backoff_seconds = _ByLabel(prom.backoff_seconds, model, RETRY_REASONS)
+        self.stop_reasons = _ByLabel(prom.stop_reasons, model)
+        self.errors = _ByLabel(prom.errors, model, ERROR_TYPES)
+        self.ratelimit_remaining = _ByLabel(prom.ratelimit_remaining, model)
+        self.ratelimit_limit = _ByLabel(prom.ratelimit_limit, model)
+
+    def usage(self, labels: LabelValues = ()) -> UsageSeries:
+        """The requests, tokens and cost children for a call with these (resolved) labels."""
+        if self._unlabelled is not None:
+            return self._unlabelled
+        found = self._by_labels.get(labels)
+        if found is None:
+            attribution = self._prom.attribution
+            assert attribution is not None
+            if len(labels) != len(attribution.names):
+                labels = attribution.resolve({})
+            values = tuple(value for _, value in labels)
+            # A race only makes it twice: .labels() returns the children it already has.
+            found = self._by_labels[labels] = UsageSeries(self._prom, self.model, values)
+        return found
