@@ -23,8 +23,10 @@ import click
 from click.core import ParameterSource
 from rich.console import Console
 
+from ..errors import ConfigurationError
 from ..models import ANTHROPIC_MODELS, DEFAULT_MODEL
 from ..simulator import FaultProfile
+from ..telemetry.call_labels import check_label_names
 from ..telemetry.setup import DEFAULT_METRICS_PORT
 from .config import LoadConfig, LoadError, url_problem
 from .display import Display
@@ -64,6 +66,25 @@ def _json_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
     except OSError as exc:
         raise click.BadParameter(f"cannot write {value!r}: {exc.strerror or exc}") from None
     return value
+
+
+def _labels(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    found: dict[str, tuple[str, ...]] = {}
+    for item in value:
+        name, equals, listed = item.partition("=")
+        values = tuple(part.strip() for part in listed.split(","))
+        if not equals or not all(values):
+            raise click.BadParameter(f"{item!r}: expected NAME=VALUE[,VALUE...], values not empty")
+        if name in found:
+            raise click.BadParameter(f"{name!r} given twice: list its values in one --label")
+        found[name] = values
+    try:
+        check_label_names(tuple(found))
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return tuple(found.items())
 
 
 @click.command("load")
@@ -126,6 +147,16 @@ def _json_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
 )
 @click.option(
     "--linger", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Keep /metrics up this long after."
+)
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    callback=_labels,
+    metavar="NAME=V1[,V2...]",
+    help="Attach call label NAME to the agent runs, cycling through the values run by run; repeatable "
+    "(--label tenant=acme,globex --label agent=support). Recorded on the token, cost and request metrics, "
+    "spans (axio.label.NAME) and log lines.",
 )
 @click.option("--json", "json_path", callback=_json_path, metavar="PATH", help="Summary as JSON ('-': stdout).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or progress lines.")

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from ..models import ANTHROPIC_MODELS, DEFAULT_MODEL
 from ..simulator import FaultProfile
+from ..telemetry.call_labels import check_label_names
 
 __all__ = ["DEFAULT_RUNS", "LoadConfig", "LoadError", "url_problem"]
 
@@ -54,6 +55,13 @@ class LoadConfig:
     log_level: str = "ERROR"
     log_format: str = "console"
     """``console`` (key=value lines) or ``json`` (one object a line) on stderr."""
+    labels: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Call labels for the agent runs: ``(name, values)``; run *n* gets ``values[n % len(values)]``
+    of each, set with ``call_labels()`` around the whole run."""
+
+    def labels_of(self, run: int) -> dict[str, str]:
+        """The call labels of the ``run``-th agent run (counted from 0)."""
+        return {name: values[run % len(values)] for name, values in self.labels}
 
     @property
     def runs(self) -> int | None:
@@ -86,6 +94,10 @@ class LoadConfig:
             raise ValueError(f"log_level must be a logging level name, not {self.log_level!r}")
         if self.log_format not in ("console", "json"):
             raise ValueError(f"log_format must be 'console' or 'json', not {self.log_format!r}")
+        check_label_names(name for name, _ in self.labels)
+        for name, values in self.labels:
+            if not values or not all(values):
+                raise ValueError(f"label {name} needs one or more non-empty values, not {values!r}")
         for name in ("first_byte_delay", "token_delay", "retry_base_delay", "linger", "drain"):
             value = getattr(self, name)
             if not (value >= 0 and math.isfinite(value)):

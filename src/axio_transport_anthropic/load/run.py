@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import logging
 import os
 import sys
@@ -21,7 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from ..models import ANTHROPIC_MODELS
 from ..simulator import FaultProfile, Simulator
-from ..telemetry import TelemetryConfig
+from ..telemetry import TelemetryConfig, call_labels
 from ..telemetry.exports import ExportReport
 from ..telemetry.setup import TelemetryHandle, current, setup
 from ..transport import AnthropicTransport
@@ -203,11 +204,20 @@ async def _run(
             retry_base_delay=config.retry_base_delay,
             first_byte_timeout=_timeout(config),
             idle_timeout=_timeout(config),
-            telemetry=TelemetryConfig(registry=registry, sinks=(latencies,)),
+            telemetry=TelemetryConfig(
+                registry=registry, sinks=(latencies,), labels=tuple(name for name, _ in config.labels)
+            ),
         ) as transport,
     ):
         agents = [make_agent(transport) for _ in range(config.concurrency)]
         tally = Tally()
+        runs = itertools.count()
+
+        async def run_once(worker: int) -> bool:
+            # Around the whole agent run: every request it makes carries the run's labels.
+            with call_labels(**config.labels_of(next(runs))):
+                return await run_agent(agents[worker])
+
         started = time.perf_counter()
 
         def tick(final: bool = False) -> None:
@@ -218,7 +228,7 @@ async def _run(
         ticker = asyncio.create_task(_every(_TICK_SECONDS, tick)) if observer is not None else None
         try:
             interrupted = await drive(
-                lambda worker: run_agent(agents[worker]),
+                run_once,
                 concurrency=config.concurrency,
                 runs=config.runs,
                 duration=config.duration,
