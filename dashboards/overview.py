@@ -1,9 +1,11 @@
-"""Overview: traffic, errors, latency, tokens, cost, prompt cache and concurrency at a glance."""
+"""Overview: traffic, errors, latency, tokens, cost, prompt cache and concurrency at a glance, then
+cost and tokens by the call labels (tenant, agent)."""
 
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
+from dashboards import attribution
 from dashboards.alerts import alert_condition, scoped
 from dashboards.common import (
     NUMBER,
@@ -220,4 +222,4 @@ def build() -> db.Dashboard:
             ),
         ],
     )
-    return dashboard
+    return attribution.with_row(dashboard)

@@ -279,3 +279,34 @@ def test_expressions_pass_promtool(tmp_path: Path) -> None:
     path.write_text(json.dumps({"groups": [{"name": "dashboards", "rules": rules}]}), encoding="utf-8")
     result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_overview_breaks_cost_and_tokens_down_by_each_call_label(dashboards: list[dict[str, Any]]) -> None:
+    """A row of cost and token panels per call label (README "Cost and usage per tenant"), the
+    calls without the label shown as "(unset)" rather than as a nameless series."""
+    (overview,) = [d for d in dashboards if d["uid"] == "axio-anthropic-overview"]
+    panels = overview["panels"]
+    (row,) = [i for i, panel in enumerate(panels) if panel["title"] == "Cost and tokens by tenant and agent"]
+    assert panels[row]["type"] == "row" and row == max(i for i, p in enumerate(panels) if p["type"] == "row")
+    shown = [(panel["title"], panel["fieldConfig"]["defaults"]["unit"]) for panel in panels[row + 1 :]]
+    assert shown == [
+        ("Cost per hour by tenant", "currencyUSD"),
+        ("Tokens per second by tenant", "count:tokens/s"),
+        ("Cost per hour by agent", "currencyUSD"),
+        ("Tokens per second by agent", "count:tokens/s"),
+    ]
+    filtered = 'job=~"$job", instance=~"$instance", model=~"$model"'
+    for panel, (label, family, scale) in zip(
+        panels[row + 1 :],
+        [
+            (label, family, scale)
+            for label in ("tenant", "agent")
+            for family, scale in (("cost_usd", " * 3600"), ("tokens", ""))
+        ],
+        strict=True,
+    ):
+        (query,) = panel["targets"]
+        inner = f"sum by ({label}) (rate(axio_anthropic_{family}_total{{{filtered}}}[$__rate_interval])){scale}"
+        assert query["expr"] == f'label_replace({inner}, "{label}", "(unset)", "{label}", "")', panel["title"]
+        assert query["legendFormat"] == "{{" + label + "}}"
+        assert label in panel["description"] and "(unset)" in panel["description"] and "_OTHER" in panel["description"]
