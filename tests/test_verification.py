@@ -73,6 +73,17 @@ def test_429_and_529_alerts_follow_the_faults(report: dict[str, Any]) -> None:
         assert clean[status]["ok"], clean[status]
 
 
+def test_cost_and_tokens_by_call_label_show_the_labels_the_loads_attached(report: dict[str, Any]) -> None:
+    for name, section in report["scenarios"].items():
+        checks = section["attribution_checks"]
+        assert {check["label"] for check in checks} == {"tenant", "agent"}, name
+        assert all(check["ok"] and check["seen"] == check["expected"] for check in checks), (name, checks)
+        for load in section["loads"]:
+            assert load["labels"] == {"tenant": ["acme", "globex", "initech"], "agent": ["support", "billing"]}
+        # The scrape's own labels must not displace the metrics' `agent` call label.
+        assert all("agent" not in target["labels"] for target in section["targets"]), name
+
+
 def test_every_rule_is_healthy(report: dict[str, Any]) -> None:
     for name, section in report["scenarios"].items():
         unhealthy = {rule["name"]: rule["last_error"] or rule["error"] for rule in section["rules"] if not rule["ok"]}

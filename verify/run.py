@@ -55,6 +55,7 @@ if str(ROOT) not in sys.path:
 import yaml  # type: ignore[import-untyped,unused-ignore]  # noqa: E402
 from dashboards.queries import committed_dashboards, evaluable_queries, substitute  # noqa: E402
 
+from verify import attribution  # noqa: E402
 from verify.panels import Evaluation, evaluations, selectors  # noqa: E402
 from verify.processes import Proc, ProcessError, Supervisor  # noqa: E402
 from verify.promapi import (  # noqa: E402
@@ -142,6 +143,8 @@ class LoadSpec:
     """The ``SimulatorSpec.profile`` of the simulator this load process calls."""
     model: str
     concurrency: int = CONCURRENCY
+    labels: attribution.Labels = attribution.LABELS
+    """``--label`` values: the call labels the agent runs cycle through."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +334,7 @@ def _load_argv(cli: str, spec: LoadSpec, base_url: str, duration: float, json_pa
         "--json",
         str(json_path),
         "--quiet",
+        *attribution.label_argv(spec.labels),
     ]
 
 
@@ -414,7 +418,8 @@ def run_scenario(
         targets = [
             ScrapeTarget(
                 load.instance,
-                {"scenario": scenario.name, "agent": load.spec.name, "simulator": load.spec.profile},
+                # Not `agent`: a target label would displace the metrics' own `agent` call label.
+                {"scenario": scenario.name, "load": load.spec.name, "simulator": load.spec.profile},
             )
             for load in loads
         ]
@@ -777,6 +782,16 @@ def evaluate(scenario: Scenario, raw: RawRun, files: Sequence[Path]) -> dict[str
         if active:
             failures.append(f"alerts active in a run without faults: {active}")
 
+    attribution_checks = attribution.checks(raw.instant, [load.spec.labels for load in raw.loads])
+    for check in attribution_checks:
+        if not check["ok"]:
+            failures.append(
+                f"panel {check['dashboard']} / {check['title']}: {check['label']} values {check['seen']}, "
+                f"expected those the load processes attached: {check['expected']}"
+            )
+    if not attribution_checks:
+        failures.append("no panel breaks cost or tokens down by a call label")
+
     load_entries: list[dict[str, Any]] = []
     for load in raw.loads:
         load_entries.append(
@@ -785,6 +800,7 @@ def evaluate(scenario: Scenario, raw: RawRun, files: Sequence[Path]) -> dict[str
                 "simulator_profile": load.spec.profile,
                 "model": load.spec.model,
                 "concurrency": load.spec.concurrency,
+                "labels": {name: list(values) for name, values in load.spec.labels},
                 "instance": load.instance,
                 "exit_code": load.exit_code,
                 "summary": load.summary,
@@ -837,6 +853,7 @@ def evaluate(scenario: Scenario, raw: RawRun, files: Sequence[Path]) -> dict[str
             "exemplars": raw.exemplars,
         },
         "alert_checks": alert_checks,
+        "attribution_checks": attribution_checks,
         "panels": panels,
         "rules": rules,
     }
@@ -971,6 +988,9 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
             for check in section.get("alert_checks") or []:
                 shown = check.get("states", check.get("active"))
                 lines.append(f"    {check['status']} alerts: {shown} ({'ok' if check['ok'] else 'FAILED'})")
+            for check in section.get("attribution_checks") or []:
+                verdict = "ok" if check["ok"] else "FAILED"
+                lines.append(f"    {check['title']}: {check['label']} {check['seen']} ({verdict})")
         for failure in section.get("failures") or []:
             lines.append(f"    FAIL {failure}")
     return lines
