@@ -514,3 +514,11 @@ async def test_no_label_name_can_shadow_a_log_field(sim: Simulator, session: aio
     for name in sorted(fields):
         with pytest.raises(ConfigurationError, match="is taken"):
             TelemetryConfig(registry=CollectorRegistry(), labels=(name,))
+
+
+def test_labels_may_be_any_sequence_of_names_and_are_kept_as_a_tuple() -> None:
+    config = TelemetryConfig(registry=CollectorRegistry(), labels=["tenant", "agent"])  # type: ignore[arg-type]
+    assert config.labels == ("tenant", "agent")
+    config.labels = ["tenant"]  # type: ignore[assignment]
+    _request(config, tenant="acme")
+    assert config.labels == ("tenant",)

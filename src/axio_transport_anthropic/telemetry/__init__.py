@@ -130,9 +130,8 @@ class TelemetryConfig:
         return CompositeObserver(observers)
 
     def _build(self) -> tuple[Tracing | None, tuple[Telemetry, ...], Attribution | None]:
-        labels = check_label_names(self.labels, self.label_values)
-        # Without metrics, no series to bound across configs: this config's own vocabulary.
-        attribution = Attribution(labels, self.label_values) if labels else None
+        self.labels = check_label_names(self.labels, self.label_values)  # may have been set since
+        attribution = None
         tracing = None
         if self.traces:
             from .tracing import Tracing
@@ -149,6 +148,9 @@ class TelemetryConfig:
             from .logs import Logs
 
             sinks.append(Logs(self))
+        if attribution is None and self.labels:
+            # Without metrics, no series to bound across configs: this config's own vocabulary.
+            attribution = Attribution(self.labels, self.label_values)
         return tracing, (*sinks, *self.sinks), attribution
 
 
