@@ -522,3 +522,14 @@ def test_labels_may_be_any_sequence_of_names_and_are_kept_as_a_tuple() -> None:
     config.labels = ["tenant"]  # type: ignore[assignment]
     _request(config, tenant="acme")
     assert config.labels == ("tenant",)
+
+
+def test_with_labels_copies_every_other_field() -> None:
+    import dataclasses
+
+    with call_labels(tenant="acme"):
+        info = dataclasses.replace(_info(), temperature=0.5, top_k=3, max_attempts=4, operation="chat")
+    labels = (("tenant", "acme"),)
+    copy = info.with_labels(labels)
+    assert copy == dataclasses.replace(info, labels=labels) and copy.labels == labels
+    assert all(getattr(copy, f.name) is getattr(info, f.name) for f in dataclasses.fields(info) if f.name != "labels")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -161,4 +161,4 @@ def _attribute(attribution: Attribution, info: RequestInfo) -> RequestInfo:
     except Exception:
         logger.warning("Could not read the call labels", exc_info=True)
         labels = attribution.resolve({})
-    return replace(info, labels=labels)
+    return info.with_labels(labels)

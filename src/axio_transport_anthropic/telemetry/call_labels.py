@@ -123,7 +123,7 @@ class Attribution:
     def resolve(self, raw: Mapping[str, str]) -> LabelValues:
         if not raw:
             return self._unset
-        return tuple((name, words(raw.get(name) or "")) for name, words in self._vocabularies)
+        return tuple([(name, words(raw.get(name) or "")) for name, words in self._vocabularies])
 
 
 def _describe(labels: tuple[str, ...], cap: int) -> str:

@@ -62,6 +62,17 @@ class RequestInfo:
     """The config's ``labels`` and their values for this call, bounded (``""``: unset); filled in
     by ``TelemetryConfig.start()`` from ``call_labels``, empty when the config lists none."""
 
+    def with_labels(self, labels: tuple[tuple[str, str], ...]) -> RequestInfo:
+        """A copy with ``labels``: slot by slot, twice as fast as ``dataclasses.replace`` (once per request)."""
+        copy = object.__new__(RequestInfo)
+        for name in _SLOTS:
+            object.__setattr__(copy, name, getattr(self, name))
+        object.__setattr__(copy, "labels", labels)
+        return copy
+
+
+_SLOTS: tuple[str, ...] = RequestInfo.__slots__
+
 
 @dataclass(frozen=True, slots=True)
 class AttemptReport:
