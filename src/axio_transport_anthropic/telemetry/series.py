@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ModelSeries", "UsageSeries"]
 
+#: requests, tokens and cost: the families that carry the call labels.
+_UsageFamilies = tuple[Counter, Counter, Counter]
+
 
 class _ByLabel[M: (Counter, Gauge, Histogram)]:
     """The children of one family for one model, keyed by the second label's value.
@@ -47,21 +50,21 @@ class UsageSeries:
 
     __slots__ = ("cost", "requests", "tokens")
 
-    def __init__(self, prom: PromInstruments, model: str, values: tuple[str, ...]) -> None:
+    def __init__(self, families: _UsageFamilies, model: str, values: tuple[str, ...]) -> None:
         # Made at the call's start, so a series is at 0 before the increment at its end.
-        self.requests = {o: prom.requests.labels(model, o, *values) for o in ("ok", "error", "cancelled")}
-        self.tokens = {
-            t: prom.tokens.labels(model, t, *values) for t in ("input", "output", "cache_read", "cache_creation")
-        }
-        self.cost = prom.cost.labels(model, *values)
+        requests, tokens, cost = families
+        self.requests = {o: requests.labels(model, o, *values) for o in ("ok", "error", "cancelled")}
+        self.tokens = {t: tokens.labels(model, t, *values) for t in ("input", "output", "cache_read", "cache_creation")}
+        self.cost = cost.labels(model, *values)
 
 
 class ModelSeries:
     """Every labelled child one model needs, created once so the hot path never calls ``.labels()``."""
 
     __slots__ = (
+        "_attribution",
         "_by_labels",
-        "_prom",
+        "_families",
         "_unlabelled",
         "attempts",
         "backoff_seconds",
@@ -84,9 +87,11 @@ class ModelSeries:
         # Fixed label sets are made now, so their series exist at 0 before the first event. Not
         # attempts (any HTTP status), stop reasons (Anthropic adds some) nor the rate-limit gauges
         # (a 0 there would read as exhausted).
-        self._prom = prom
+        # The families, not ``prom``: it holds this object, and a cycle would outlive its registry.
+        self._families: _UsageFamilies = (prom.requests, prom.tokens, prom.cost)
+        self._attribution = prom.attribution
         self.model = model
-        self._unlabelled = UsageSeries(prom, model, ()) if prom.attribution is None else None
+        self._unlabelled = UsageSeries(self._families, model, ()) if prom.attribution is None else None
         #: Per call-label values: bounded, as the values are (``Attribution``).
         self._by_labels: dict[LabelValues, UsageSeries] = {}
         self.cache_hits = prom.cache_hits.labels(model)
@@ -110,11 +115,11 @@ class ModelSeries:
             return self._unlabelled
         found = self._by_labels.get(labels)
         if found is None:
-            attribution = self._prom.attribution
+            attribution = self._attribution
             assert attribution is not None
             if len(labels) != len(attribution.names):
                 labels = attribution.resolve({})
             values = tuple(value for _, value in labels)
             # A race only makes it twice: .labels() returns the children it already has.
-            found = self._by_labels[labels] = UsageSeries(self._prom, self.model, values)
+            found = self._by_labels[labels] = UsageSeries(self._families, self.model, values)
         return found
