@@ -25,7 +25,7 @@ from rich.console import Console
 
 from ..errors import ConfigurationError
 from ..models import ANTHROPIC_MODELS, DEFAULT_MODEL
-from ..simulator import FaultProfile
+from ..simulator.options import SIMULATOR_OPTIONS, simulator_options
 from ..telemetry.call_labels import check_label_names
 from ..telemetry.setup import DEFAULT_METRICS_PORT
 from .config import LoadConfig, LoadError, url_problem
@@ -36,7 +36,6 @@ from .summary import Summary
 
 __all__ = ["load"]
 
-_SIMULATOR_ONLY = ("profile", "seed", "first_byte_delay", "token_delay")
 #: The shell's code for a run ended by Ctrl-C; the partial summary is still printed.
 _INTERRUPTED_EXIT = 130
 
@@ -101,27 +100,11 @@ def _labels(
 @click.option(
     "--base-url", callback=_base_url, help="A real endpoint instead of the simulator (key: ANTHROPIC_API_KEY)."
 )
-@click.option(
-    "--profile",
-    type=click.Choice(FaultProfile.names()),
-    default="none",
-    show_default=True,
-    help="Simulator fault preset.",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Simulator seed (faults, ids, chunking).")
-@click.option(
-    "--first-byte-delay",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Simulator: seconds before each response's first byte.",
-)
-@click.option(
-    "--token-delay",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Simulator: seconds between streamed deltas.",
+@simulator_options(
+    profile="Simulator fault preset.",
+    seed="Simulator seed (faults, ids, chunking).",
+    first_byte_delay="Simulator: seconds before each response's first byte.",
+    token_delay="Simulator: seconds between streamed deltas.",
 )
 @click.option(
     "--max-retries", type=click.IntRange(min=0), default=3, show_default=True, help="Transport retries per request."
@@ -189,7 +172,7 @@ def load(ctx: click.Context, /, json_path: str | None, quiet: bool, progress_int
     neither is given). Exits 0 when the run completed, even if requests failed under faults.
     """
     if options["base_url"] is not None:
-        given = [name for name in _SIMULATOR_ONLY if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+        given = [name for name in SIMULATOR_OPTIONS if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
         if given:
             flags = ", ".join("--" + name.replace("_", "-") for name in given)
             raise click.UsageError(f"{flags}: for the built-in simulator only, not with --base-url")

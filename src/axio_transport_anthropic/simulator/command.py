@@ -15,6 +15,7 @@ import click
 
 from .chunking import CHUNKINGS, Chunking
 from .faults import FaultProfile
+from .options import simulator_options
 from .ratelimit import DEFAULT_RATE_LIMITS
 from .server import Simulator
 
@@ -57,20 +58,12 @@ def _rate_limits(ctx: click.Context, param: click.Parameter, given: Sequence[str
 @click.command("simulate")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0 picks a free port.")
-@click.option(
-    "--profile", type=click.Choice(FaultProfile.names()), default="none", show_default=True, help="Fault preset."
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for faults, ids and chunking.")
 @click.option("--api-key", default=None, help="Require this x-api-key (default: accept any non-empty key).")
-@click.option(
-    "--first-byte-delay",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Seconds before each response's first byte.",
-)
-@click.option(
-    "--token-delay", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Seconds between deltas."
+@simulator_options(
+    profile="Fault preset.",
+    seed="Seed for faults, ids and chunking.",
+    first_byte_delay="Seconds before each response's first byte.",
+    token_delay="Seconds between deltas.",
 )
 @click.option(
     "--chunking",
