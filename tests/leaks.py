@@ -3,27 +3,36 @@
 A test captures its telemetry with ``Captured`` (an SDK tracer provider with an in-memory exporter
 and a span ledger, plus a fresh Prometheus registry), runs its scenario, then calls
 ``assert_released`` while the session is still open and ``assert_no_stray_tasks`` once the
-session and the server are closed.
+session and the server are closed. A test that a secret goes nowhere runs its stream with
+``stream_error`` inside ``structlog_lines`` and asks ``outputs_holding`` where the secret shows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import io
+import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import aiohttp
+import pytest
+import structlog
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
+from axio_transport_anthropic import AnthropicError, AnthropicTransport
 from axio_transport_anthropic.simulator import Simulator
 from axio_transport_anthropic.telemetry import TelemetryConfig
+
+from .support import collect
 
 __all__ = [
     "Captured",
@@ -33,7 +42,10 @@ __all__ = [
     "assert_released",
     "eventually",
     "metric_values",
+    "outputs_holding",
     "stray_tasks",
+    "stream_error",
+    "structlog_lines",
 ]
 
 
@@ -152,3 +164,50 @@ async def assert_no_stray_tasks(within: float = 2.0) -> None:
     left = stray_tasks()
     assert not left, "tasks left pending: " + "; ".join(repr(task) for task in left)
     gc.collect()
+
+
+@contextmanager
+def structlog_lines(logs: str) -> Iterator[io.StringIO]:
+    """For ``logs="structlog"``, a host's own structlog pipeline rendering JSON lines into the stream
+    yielded; for ``"stdlib"`` the stream stays empty. structlog is reset when the block ends."""
+    rendered = io.StringIO()
+    if logs == "structlog":
+        structlog.configure(
+            processors=[structlog.processors.add_log_level, structlog.processors.JSONRenderer()],
+            logger_factory=structlog.PrintLoggerFactory(rendered),
+        )
+    try:
+        yield rendered
+    finally:
+        structlog.reset_defaults()
+
+
+async def stream_error(transport: AnthropicTransport) -> AnthropicError | None:
+    """Run one stream to its end: the ``AnthropicError`` it failed with, or None."""
+    try:
+        await collect(transport)
+    except AnthropicError as exc:
+        return exc
+    return None
+
+
+def outputs_holding(
+    secret: str,
+    *,
+    transport: AnthropicTransport,
+    error: BaseException | None,
+    captured: Captured,
+    caplog: pytest.LogCaptureFixture,
+    rendered: io.StringIO,
+) -> list[str]:
+    """Which of the places a person or a collector reads hold ``secret``: the error, stdlib and
+    structlog logs, spans, metrics and the transport's reprs and redacted dump."""
+    outputs: dict[str, str] = {
+        "error": f"{error!s} {error!r} {getattr(error, 'message', '')}" if error else "",
+        "stdlib logs": caplog.text + json.dumps([getattr(r, "anthropic", None) for r in caplog.records], default=str),
+        "structlog logs": rendered.getvalue(),
+        "spans": "\n".join(span.to_json() for span in captured.spans()),
+        "metrics": generate_latest(captured.registry).decode(),
+        "repr": repr(transport) + str(transport) + json.dumps(transport.to_dict(redact=True)),
+    }
+    return [name for name, text in outputs.items() if secret in text]

@@ -9,7 +9,6 @@ empty). And the API key is in no error, log line, span, metric or repr, whatever
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import math
@@ -29,15 +28,14 @@ from axio.models import ModelSpec
 from axio.tool import Tool
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from prometheus_client import generate_latest
 
-from axio_transport_anthropic import DEFAULT_BASE_URL, AnthropicError, AnthropicTransport, ConfigurationError
+from axio_transport_anthropic import DEFAULT_BASE_URL, AnthropicTransport, ConfigurationError
 from axio_transport_anthropic.models import DEFAULT_MODEL
 from axio_transport_anthropic.simulator import Fault, Simulator
 from axio_transport_anthropic.telemetry.logs import LOGGER_NAME
 
 from .conftest import SECRET
-from .leaks import Captured, assert_released
+from .leaks import Captured, assert_released, outputs_holding, stream_error, structlog_lines
 from .support import collect, user
 
 pytestmark = pytest.mark.filterwarnings("error::ResourceWarning")
@@ -375,40 +373,25 @@ async def test_the_api_key_is_in_no_error_log_span_metric_or_repr(
     sim: Simulator, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture, scenario: str, logs: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    rendered = io.StringIO()
-    if logs == "structlog":
-        structlog.configure(
-            processors=[structlog.processors.add_log_level, structlog.processors.JSONRenderer()],
-            logger_factory=structlog.PrintLoggerFactory(rendered),
-        )
     captured = Captured()
-    transport = AnthropicTransport(
-        api_key=SECRET,
-        base_url=sim.base_url,
-        session=session,
-        telemetry=captured.config(),
-        max_retries=3,
-        retry_base_delay=0.001,
-        retry_max_delay=0.01,
-    )
-    sim.inject(*KEY_SCENARIOS[scenario])
-    error: BaseException | None = None
-    try:
-        await collect(transport)
-    except AnthropicError as exc:
-        error = exc
+    with structlog_lines(logs) as rendered:
+        transport = AnthropicTransport(
+            api_key=SECRET,
+            base_url=sim.base_url,
+            session=session,
+            telemetry=captured.config(),
+            max_retries=3,
+            retry_base_delay=0.001,
+            retry_max_delay=0.01,
+        )
+        sim.inject(*KEY_SCENARIOS[scenario])
+        error = await stream_error(transport)
     await assert_released(session, captured, (DEFAULT_MODEL,), sim)
     assert sim.requests and all(r.headers["x-api-key"] == SECRET for r in sim.requests)  # it was sent, though
 
-    channels: dict[str, str] = {
-        "error": f"{error!s} {error!r} {getattr(error, 'message', '')}" if error else "",
-        "stdlib logs": caplog.text + json.dumps([getattr(r, "anthropic", None) for r in caplog.records], default=str),
-        "structlog logs": rendered.getvalue(),
-        "spans": "\n".join(span.to_json() for span in captured.spans()),
-        "metrics": generate_latest(captured.registry).decode(),
-        "repr": repr(transport) + str(transport) + json.dumps(transport.to_dict(redact=True)),
-    }
-    leaked = [name for name, text in channels.items() if SECRET in text]
+    leaked = outputs_holding(
+        SECRET, transport=transport, error=error, captured=captured, caplog=caplog, rendered=rendered
+    )
     assert not leaked, f"the API key is in: {leaked}"
 
 

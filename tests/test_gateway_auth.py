@@ -3,23 +3,20 @@ headers and betas. The auth token, like the key, appears nowhere a person or a c
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-import structlog
-from prometheus_client import generate_latest
 
-from axio_transport_anthropic import AnthropicError, AnthropicTransport, APIStatusError, ConfigurationError
+from axio_transport_anthropic import AnthropicTransport, APIStatusError, ConfigurationError
 from axio_transport_anthropic.models import DEFAULT_MODEL
 from axio_transport_anthropic.simulator import Fault, Reply, Simulator
 
 from .conftest import SECRET
 from .forwarder import Forwarder
-from .leaks import Captured, assert_released
+from .leaks import Captured, assert_released, outputs_holding, stream_error, structlog_lines
 from .support import collect
 
 TOKEN = "gw-token-7f3a9c1e5b2d4068-GATEWAY"
@@ -203,43 +200,26 @@ async def test_the_auth_token_is_in_no_error_log_span_metric_or_repr(
     logs: str,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    rendered = io.StringIO()
-    if logs == "structlog":
-        structlog.configure(
-            processors=[structlog.processors.add_log_level, structlog.processors.JSONRenderer()],
-            logger_factory=structlog.PrintLoggerFactory(rendered),
-        )
     captured = Captured()
-    transport = AnthropicTransport(
-        auth_token=TOKEN,
-        base_url=f"{gateway.url}/v1",
-        session=session,
-        telemetry=captured.config(),
-        max_retries=2,
-        retry_base_delay=0.001,
-        retry_max_delay=0.01,
-    )
-    sim.enqueue(Reply.text("fine"))
-    sim.inject(*TOKEN_SCENARIOS[scenario])
-    error: BaseException | None = None
-    try:
-        await collect(transport)
-    except AnthropicError as exc:
-        error = exc
-    finally:
-        structlog.reset_defaults()
+    with structlog_lines(logs) as rendered:
+        transport = AnthropicTransport(
+            auth_token=TOKEN,
+            base_url=f"{gateway.url}/v1",
+            session=session,
+            telemetry=captured.config(),
+            max_retries=2,
+            retry_base_delay=0.001,
+            retry_max_delay=0.01,
+        )
+        sim.enqueue(Reply.text("fine"))
+        sim.inject(*TOKEN_SCENARIOS[scenario])
+        error = await stream_error(transport)
     await assert_released(session, captured, (DEFAULT_MODEL,), sim)
     assert gateway.seen and all(s.headers["authorization"] == f"Bearer {TOKEN}" for s in gateway.seen)
 
-    channels: dict[str, str] = {
-        "error": f"{error!s} {error!r} {getattr(error, 'message', '')}" if error else "",
-        "stdlib logs": caplog.text + json.dumps([getattr(r, "anthropic", None) for r in caplog.records], default=str),
-        "structlog logs": rendered.getvalue(),
-        "spans": "\n".join(span.to_json() for span in captured.spans()),
-        "metrics": generate_latest(captured.registry).decode(),
-        "repr": repr(transport) + str(transport) + json.dumps(transport.to_dict(redact=True)),
-    }
-    leaked = [name for name, text in channels.items() if TOKEN in text]
+    leaked = outputs_holding(
+        TOKEN, transport=transport, error=error, captured=captured, caplog=caplog, rendered=rendered
+    )
     assert not leaked, f"the auth token is in: {leaked}"
 
 
