@@ -10,10 +10,26 @@ import pytest
 from axio_transport_anthropic import AnthropicTransport
 from axio_transport_anthropic.simulator import Simulator
 
+from .support import clear_environment
+
 SECRET = "sk-ant-test-0123456789-SECRET"
 
 #: A hard per-test limit that also ends a loop holding the GIL (see tests/time_limit.py).
 pytest_plugins = ["tests.time_limit"]
+
+
+@pytest.fixture
+def no_anthropic_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No key, token or base URL from the environment: use it with
+    ``pytestmark = pytest.mark.usefixtures("no_anthropic_env")``."""
+    clear_environment(monkeypatch)
+
+
+@pytest.fixture
+def env_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A key in the environment, for tests about the defaults (Anthropic's URL needs a key)."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-from-the-environment-0123")
+    return "sk-ant-from-the-environment-0123"
 
 
 @pytest.fixture

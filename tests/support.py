@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import Any, Final
 
+import pytest
 from axio.blocks import TextBlock
 from axio.events import StreamEvent
 from axio.messages import Message
 
 from axio_transport_anthropic import AnthropicTransport
+from axio_transport_anthropic.telemetry.logs import LOGGER_NAME
+
+#: Where the transport looks for a key, a gateway's token and a base URL when given none.
+ANTHROPIC_ENVIRONMENT: Final = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL")
 
 
 def user(text: str) -> list[Message]:
@@ -20,3 +26,14 @@ async def collect(transport: AnthropicTransport, messages: list[Message] | None 
     async for event in transport.stream(messages or user("hi"), kw.get("tools", []), kw.get("system", "")):
         events.append(event)
     return events
+
+
+def clear_environment(monkeypatch: pytest.MonkeyPatch, *also: str) -> None:
+    """None of ``ANTHROPIC_ENVIRONMENT``, nor of the names in ``also``, is set for the test."""
+    for name in (*ANTHROPIC_ENVIRONMENT, *also):
+        monkeypatch.delenv(name, raising=False)
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The messages of the transport's WARNING records (not its errors)."""
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name.startswith(LOGGER_NAME)]

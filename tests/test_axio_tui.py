@@ -22,6 +22,8 @@ from axio_transport_anthropic.models import DEFAULT_MODEL
 from axio_transport_anthropic.simulator import Fault, Reply, Simulator
 from axio_transport_anthropic.tui import AnthropicSettingsScreen
 
+from .support import clear_environment
+
 KEY = "sk-ant-tui-0123456789abcdef"
 SIZE = (110, 44)
 
@@ -32,8 +34,7 @@ pytestmark = pytest.mark.timeout(90)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A home of its own: axio-tui keeps its database under ``~/.local/share/axio-tui``, a path it
     computes once at import, so that constant is pointed here too."""
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
+    clear_environment(monkeypatch)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
     monkeypatch.setattr(axio_tui.app, "DB_PATH", tmp_path / "axio.db")

@@ -15,29 +15,15 @@ from axio.models import Capability, ModelRegistry, ModelSpec
 
 from axio_transport_anthropic import ANTHROPIC_MODELS, DEFAULT_BASE_URL, AnthropicTransport, ConfigurationError
 from axio_transport_anthropic import transport as transport_module
+from axio_transport_anthropic.telemetry.logs import LOGGER_NAME
 
-from .support import collect
+from .support import collect, warnings_of
 
 KEY = "sk-ant-api03-CONSTRUCTION-SECRET-abcdef0123"
 TOKEN = "gateway-token-CONSTRUCTION-0123"
 LOCAL = "http://127.0.0.1:8123/v1"
-LOGGER = "axio_transport_anthropic"
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def env_key(monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-from-the-environment-0123")
-    return "sk-ant-from-the-environment-0123"
-
-
-def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name.startswith(LOGGER)]
+pytestmark = pytest.mark.usefixtures("no_anthropic_env")
 
 
 def test_the_typed_signature_lists_every_constructor_field_in_order() -> None:
@@ -122,7 +108,7 @@ async def test_from_dict_without_a_key_restores_with_a_warning_and_stream_refuse
 ) -> None:
     """Restoring never fails, a missing key included; the call that would need it does, before
     any network (the URL is Anthropic's: a request would leave this machine)."""
-    caplog.set_level(logging.WARNING, logger=LOGGER)
+    caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
     restored = AnthropicTransport.from_dict({"model": "claude-haiku-4-5"})
     assert restored.api_key == "" and restored.base_url == DEFAULT_BASE_URL
     assert any("without an API key" in m for m in warnings_of(caplog))
@@ -131,7 +117,7 @@ async def test_from_dict_without_a_key_restores_with_a_warning_and_stream_refuse
 
 
 async def test_open_for_app_reads_text_and_ignores_the_apps_own_keys(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger=LOGGER)
+    caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
     saved = {"api_key": KEY, "model": "claude-haiku-4-5", "max_retries": "3", "_error": "a note of the app's"}
     async with AnthropicTransport.open_for_app(session=None, **saved) as transport:
         assert (transport.api_key, transport.model.id, transport.max_retries) == (KEY, "claude-haiku-4-5", 3)

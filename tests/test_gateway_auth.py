@@ -21,19 +21,8 @@ from .support import collect
 
 TOKEN = "gw-token-7f3a9c1e5b2d4068-GATEWAY"
 ENV_KEY = "sk-ant-env-only-key-0123456789"
-_ENVIRONMENT = (
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_AUTH_TOKEN",
-    "ANTHROPIC_BASE_URL",
-)
 
-pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in _ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
+pytestmark = [pytest.mark.usefixtures("no_anthropic_env"), pytest.mark.timeout(30)]
 
 
 @pytest.fixture

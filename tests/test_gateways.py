@@ -14,12 +14,11 @@ from axio_transport_anthropic.simulator import Fault, Simulator
 
 from .conftest import SECRET
 from .forwarder import Forwarder
-from .support import collect
+from .support import clear_environment, collect
 
-_ENVIRONMENT = (
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_AUTH_TOKEN",
-    "ANTHROPIC_BASE_URL",
+#: Besides the transport's own variables: what aiohttp reads for proxies (REQUEST_METHOD marks a CGI
+#: environment, where it ignores HTTP_PROXY).
+_PROXY_ENVIRONMENT = (
     "REQUEST_METHOD",
     *(f"{scheme}_proxy" for scheme in ("http", "https", "all", "no")),
     *(f"{scheme}_PROXY" for scheme in ("HTTP", "HTTPS", "ALL", "NO")),
@@ -30,8 +29,7 @@ pytestmark = pytest.mark.timeout(30)
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in _ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
+    clear_environment(monkeypatch, *_PROXY_ENVIRONMENT)
 
 
 @pytest.fixture

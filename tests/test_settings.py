@@ -15,25 +15,16 @@ from axio.testing import assert_static_model_transport_contract
 from axio_transport_anthropic import ANTHROPIC_MODELS, DEFAULT_BASE_URL, AnthropicTransport, cost_usd
 from axio_transport_anthropic.errors import ConfigurationError
 from axio_transport_anthropic.models import DEFAULT_MODEL
+from axio_transport_anthropic.telemetry.logs import LOGGER_NAME
+
+from .support import warnings_of
 
 KEY = "sk-ant-api03-SETTINGS-SECRET-abcdef0123456789"
 TOKEN = "gateway-token-SETTINGS-SECRET-0123"
 REDACTED = "[redacted]"
-LOGGER = "axio_transport_anthropic"
 LOCAL = "http://127.0.0.1:8123/v1"
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def env_key(monkeypatch: pytest.MonkeyPatch) -> str:
-    """A key in the environment, for tests about the defaults (Anthropic's URL needs a key)."""
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-from-the-environment-0123")
-    return "sk-ant-from-the-environment-0123"
+pytestmark = pytest.mark.usefixtures("no_anthropic_env")
 
 
 def everything_set() -> AnthropicTransport:
@@ -60,10 +51,6 @@ def everything_set() -> AnthropicTransport:
         default_headers={"X-Gateway-Route": "claude"},
         betas=["context-1m-2025-08-07"],
     )
-
-
-def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name.startswith(LOGGER)]
 
 
 # ── construction is strict ──────────────────────────────────────────────────────────────────
@@ -356,7 +343,7 @@ def test_round_trip_keeps_disabled_timeouts() -> None:
 def test_from_dict_skips_a_garbage_value_with_a_warning_naming_it(
     field: str, value: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger=LOGGER)
+    caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
     saved = AnthropicTransport(api_key=KEY, base_url=LOCAL).to_dict()
     saved[field] = value
     restored = AnthropicTransport.from_dict(saved)
@@ -374,7 +361,7 @@ def test_from_dict_skips_a_garbage_value_with_a_warning_naming_it(
 
 
 def test_from_dict_keeps_the_good_values_beside_the_bad(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger=LOGGER)
+    caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
     saved = everything_set().to_dict()
     saved.update(temperature="hot", top_k=-1, deadline="never", base_url="ftp://x")
     restored = AnthropicTransport.from_dict(saved)
@@ -407,20 +394,20 @@ def test_from_dict_with_nones_is_the_defaults(env_key: str) -> None:
 
 @pytest.mark.parametrize("data", [[1, 2], "settings", None, 42, ["api_key", KEY]])
 def test_from_dict_of_a_non_mapping_is_the_defaults(data: Any, caplog: pytest.LogCaptureFixture, env_key: str) -> None:
-    caplog.set_level(logging.WARNING, logger=LOGGER)
+    caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
     restored = AnthropicTransport.from_dict(data)
     assert restored == AnthropicTransport()
     assert any("not a mapping" in message for message in warnings_of(caplog))
 
 
 def test_from_dict_of_an_empty_mapping_is_the_defaults(caplog: pytest.LogCaptureFixture, env_key: str) -> None:
-    caplog.set_level(logging.WARNING, logger=LOGGER)
+    caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
     assert AnthropicTransport.from_dict({}) == AnthropicTransport()
     assert warnings_of(caplog) == []
 
 
 def test_from_dict_warns_about_an_unknown_key(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger=LOGGER)
+    caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
     saved = AnthropicTransport(api_key=KEY).to_dict()
     saved["frobnicate_level"] = 11
     saved["nested"] = {"deep": [1, 2, {"x": None}]}
@@ -432,7 +419,7 @@ def test_from_dict_warns_about_an_unknown_key(caplog: pytest.LogCaptureFixture) 
 
 
 def test_a_round_trip_logs_no_warning(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger=LOGGER)
+    caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
     AnthropicTransport.from_dict(everything_set().to_dict())
     assert warnings_of(caplog) == []
 
@@ -443,7 +430,7 @@ def test_from_dict_picks_a_saved_catalogue_model() -> None:
 
 
 def test_from_dict_ignores_unreadable_model_entries(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger=LOGGER)
+    caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
     good = {
         "id": "claude-custom",
         "context_window": 100_000,
@@ -471,7 +458,7 @@ def test_from_dict_ignores_unreadable_model_entries(caplog: pytest.LogCaptureFix
 
 
 def test_from_dict_falls_back_to_the_catalogue_when_no_entry_reads(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger=LOGGER)
+    caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
     restored = AnthropicTransport.from_dict({"models": [{"nope": 1}], "model": "claude-opus-4-5"})
     assert restored.models == ModelRegistry(ANTHROPIC_MODELS.values())
     assert restored.model == ANTHROPIC_MODELS["claude-opus-4-5"]
@@ -479,7 +466,7 @@ def test_from_dict_falls_back_to_the_catalogue_when_no_entry_reads(caplog: pytes
 
 
 def test_from_dict_unknown_model_id_keeps_the_default(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger=LOGGER)
+    caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
     restored = AnthropicTransport.from_dict({"model": "claude-9-ultra"})
     assert restored.model == ANTHROPIC_MODELS[DEFAULT_MODEL]
     assert any("model" in m and "claude-9-ultra" in m for m in warnings_of(caplog))
@@ -502,7 +489,7 @@ def test_from_dict_unknown_model_id_keeps_the_default(caplog: pytest.LogCaptureF
 def test_from_dict_never_restores_a_malformed_model_entry(
     entry: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger=LOGGER)
+    caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
     restored = AnthropicTransport.from_dict({"models": [entry]})
     assert_static_model_transport_contract(restored)
     assert restored.models == ModelRegistry(ANTHROPIC_MODELS.values())
@@ -520,7 +507,7 @@ def test_from_dict_with_the_redacted_placeholder_uses_the_environment(monkeypatc
 
 def test_from_dict_with_the_redacted_placeholder_warns(caplog: pytest.LogCaptureFixture) -> None:
     # Restoring a redacted dump silently loses the key; the operator should hear why.
-    caplog.set_level(logging.WARNING, logger=LOGGER)
+    caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
     AnthropicTransport.from_dict(everything_set().to_dict(redact=True))
     assert any("api_key" in m for m in warnings_of(caplog)), warnings_of(caplog)
 

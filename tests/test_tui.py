@@ -20,13 +20,7 @@ from .tui_host import Host, fill, input_of, save, screen_of, text_of
 SECRET = "sk-ant-api03-TOPSECRETVALUE1234567890"
 TOKEN = "gw-token-TOPSECRET-0987654321"
 
-pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = [pytest.mark.usefixtures("no_anthropic_env"), pytest.mark.timeout(60)]
 
 
 async def test_save_returns_the_transports_settings_only_as_text() -> None:

@@ -14,13 +14,7 @@ from .tui_host import PENDING, Host, fill, refused, save, screen_of
 
 SECRET = "sk-ant-api03-TOPSECRETVALUE1234567890"
 
-pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = [pytest.mark.usefixtures("no_anthropic_env"), pytest.mark.timeout(60)]
 
 
 @pytest.mark.parametrize("bad", ["ftp://example.com", "example.com/v1", "https://", "https://exa mple.com"])
