@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Final
 
 import pytest
@@ -37,3 +43,30 @@ def clear_environment(monkeypatch: pytest.MonkeyPatch, *also: str) -> None:
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     """The messages of the transport's WARNING records (not its errors)."""
     return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name.startswith(LOGGER_NAME)]
+
+
+@contextmanager
+def simulate_process(*args: str, stderr: int = subprocess.DEVNULL) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``axio-anthropic simulate --port 0 ARGS`` in another process (the CLI runs its own event
+    loop): the process and the base URL it listens on. Killed after 50 s at the latest (under a
+    test's 60 s limit), stopped when the block ends."""
+    code = "from axio_transport_anthropic.cli import main; main()"
+    with subprocess.Popen(
+        [sys.executable, "-c", code, "simulate", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        env=os.environ.copy(),
+    ) as proc:
+        watchdog = threading.Timer(50, proc.kill)
+        watchdog.start()
+        try:
+            assert proc.stdout is not None
+            yield proc, proc.stdout.readline().split(" on ", 1)[1].split()[0]
+        finally:
+            watchdog.cancel()
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            finally:
+                proc.kill()

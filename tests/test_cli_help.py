@@ -4,10 +4,8 @@ commands log JSON when asked."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import threading
 import urllib.request
 from collections.abc import Iterator
 
@@ -15,6 +13,8 @@ import click
 import pytest
 
 from axio_transport_anthropic.cli import main
+
+from .support import simulate_process
 
 
 def _commands(command: click.Command, path: str = "axio-anthropic") -> Iterator[tuple[str, click.Command]]:
@@ -42,20 +42,7 @@ def test_every_option_and_argument_has_help() -> None:
 @pytest.mark.timeout(60)
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_simulate_logs_json_lines() -> None:
-    code = "from axio_transport_anthropic.cli import main; main()"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, "simulate", "--port", "0", "--log-format", "json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=os.environ.copy(),
-    )
-    watchdog = threading.Timer(50, proc.kill)
-    watchdog.start()
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        base_url = first.split(" on ", 1)[1].split()[0]
+    with simulate_process("--log-format", "json", stderr=subprocess.PIPE) as (proc, base_url):
         request = urllib.request.Request(
             f"{base_url}/models", headers={"x-api-key": "k", "anthropic-version": "2023-06-01"}
         )
@@ -63,8 +50,5 @@ def test_simulate_logs_json_lines() -> None:
             assert response.status == 200
         proc.terminate()
         _, err = proc.communicate(timeout=20)
-    finally:
-        watchdog.cancel()
-        proc.kill()
     lines = [json.loads(line) for line in err.splitlines() if line.strip()]
     assert any(line["event"] == "GET /v1/models -> 200" and line["level"] == "info" for line in lines), err

@@ -4,11 +4,7 @@
 from __future__ import annotations
 
 import io
-import os
 import socket
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +15,7 @@ from axio_transport_anthropic.demo import run_demo
 from axio_transport_anthropic.simulator import Simulator
 
 from .otel_globals import clean_globals  # noqa: F401
+from .support import simulate_process
 
 pytestmark = [pytest.mark.usefixtures("clean_globals"), pytest.mark.timeout(60)]
 
@@ -78,23 +75,8 @@ async def test_metrics_are_advertised_while_served_and_before_the_answer() -> No
 @pytest.fixture
 def simulator_process() -> Iterator[str]:
     """``axio-anthropic simulate`` in another process (the CLI runs its own event loop)."""
-    code = "from axio_transport_anthropic.cli import main; main()"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, "simulate", "--port", "0", "--quiet"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=os.environ.copy(),
-    )
-    watchdog = threading.Timer(55, proc.kill)
-    watchdog.start()
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().split(" on ", 1)[1].split()[0]
-    finally:
-        watchdog.cancel()
-        proc.terminate()
-        proc.wait(timeout=10)
+    with simulate_process("--quiet") as (_, base_url):
+        yield base_url
 
 
 def test_model_and_base_url_options(simulator_process: str) -> None:
