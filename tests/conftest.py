@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
@@ -56,3 +57,12 @@ def transport(sim: Simulator, session: aiohttp.ClientSession) -> AnthropicTransp
         first_byte_timeout=5.0,
         idle_timeout=5.0,
     )
+
+
+@pytest.fixture
+def hung_endpoint() -> Iterator[str]:
+    """An OTLP collector that takes the connection and never answers: only a time bound ends the wait."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"

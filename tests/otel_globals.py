@@ -1,14 +1,19 @@
 """A fixture for tests of ``setup()``: no global providers, no structlog configuration and none of
 the ``OTEL_*`` / ``ANTHROPIC_*`` variables, before and after each test.
 
-Use it with ``pytestmark = pytest.mark.usefixtures("clean_globals")`` after importing it.
+Use it with ``pytestmark = pytest.mark.usefixtures("clean_globals")`` after importing it. Also here: a
+collector that refuses connections (``dead_endpoint``; one that hangs is the ``hung_endpoint``
+fixture in conftest.py) and ``shutdown_threads``, which records where ``TelemetryHandle.shutdown()``
+ran.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import structlog
@@ -16,7 +21,7 @@ from opentelemetry import trace
 from opentelemetry.metrics import _internal as metrics_internal
 from opentelemetry.util._once import Once
 
-from axio_transport_anthropic.telemetry.setup import current
+from axio_transport_anthropic.telemetry.setup import ExportReport, TelemetryHandle, current
 
 
 @pytest.fixture
@@ -41,3 +46,17 @@ def dead_endpoint() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def shutdown_threads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The thread of each ``TelemetryHandle.shutdown()`` from now on (the real one still runs): one on
+    the event loop's thread would stall the loop while a dead collector is waited for."""
+    threads: list[int] = []
+    shutdown = TelemetryHandle.shutdown
+
+    def spy(handle: TelemetryHandle, *args: Any, **kwargs: Any) -> tuple[ExportReport, ...]:
+        threads.append(threading.get_ident())
+        return shutdown(handle, *args, **kwargs)
+
+    monkeypatch.setattr(TelemetryHandle, "shutdown", spy)
+    return threads

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 from opentelemetry import trace
@@ -20,15 +18,6 @@ from .otel_globals import clean_globals, dead_endpoint  # noqa: F401
 from .otlp_receiver import OtlpReceiver
 
 pytestmark = [pytest.mark.usefixtures("clean_globals"), pytest.mark.timeout(60)]
-
-
-@pytest.fixture
-def hung_endpoint() -> Iterator[str]:
-    """A collector that takes the connection and never answers."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(16)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def _spans(count: int) -> None:

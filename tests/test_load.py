@@ -33,7 +33,9 @@ from axio_transport_anthropic.load.runner import Budget, Tally, drive
 from axio_transport_anthropic.load.summary import LiveTotals, RunContext, RunCounts, read_summary
 from axio_transport_anthropic.load.table import summary_table
 from axio_transport_anthropic.simulator import Fault, Simulator
-from axio_transport_anthropic.telemetry.setup import ExportReport, TelemetryHandle
+from axio_transport_anthropic.telemetry.setup import ExportReport
+
+from .otel_globals import shutdown_threads
 
 INF = float("inf")
 
@@ -240,14 +242,7 @@ async def test_duration_bounds_the_run() -> None:
 
 @pytest.mark.timeout(30)
 async def test_telemetry_is_shut_down_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    threads: list[int] = []
-    shutdown = TelemetryHandle.shutdown
-
-    def spy(handle: TelemetryHandle, *args: Any, **kwargs: Any) -> tuple[ExportReport, ...]:
-        threads.append(threading.get_ident())
-        return shutdown(handle, *args, **kwargs)
-
-    monkeypatch.setattr(TelemetryHandle, "shutdown", spy)
+    threads = shutdown_threads(monkeypatch)
     await run_load(LoadConfig(requests=1, concurrency=1))
     assert threads and threading.get_ident() not in threads, "a dead collector would stall the loop"
 

@@ -12,7 +12,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -29,10 +29,10 @@ from axio_transport_anthropic import AnthropicTransport
 from axio_transport_anthropic.demo import run_demo
 from axio_transport_anthropic.simulator import Fault, Simulator
 from axio_transport_anthropic.telemetry.logs import REQUEST_END, REQUEST_RETRY, REQUEST_START
-from axio_transport_anthropic.telemetry.setup import ExportReport, TelemetryHandle, current, setup
+from axio_transport_anthropic.telemetry.setup import current, setup
 
 from .conftest import SECRET
-from .otel_globals import clean_globals, dead_endpoint  # noqa: F401
+from .otel_globals import clean_globals, dead_endpoint, shutdown_threads  # noqa: F401
 from .otlp_receiver import OtlpReceiver, attributes
 from .support import collect
 
@@ -248,14 +248,7 @@ async def test_the_demo_exports_traces_when_an_endpoint_is_set(monkeypatch: pyte
 
 @pytest.mark.timeout(30)
 async def test_the_demo_shuts_telemetry_down_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    threads: list[int] = []
-    shutdown = TelemetryHandle.shutdown
-
-    def spy(handle: TelemetryHandle, *args: Any, **kwargs: Any) -> tuple[ExportReport, ...]:
-        threads.append(threading.get_ident())
-        return shutdown(handle, *args, **kwargs)
-
-    monkeypatch.setattr(TelemetryHandle, "shutdown", spy)
+    threads = shutdown_threads(monkeypatch)
     assert await run_demo(out=io.StringIO()) == 0
     assert threads and threading.get_ident() not in threads, "a dead collector would stall the loop"
     assert current() is None
@@ -273,15 +266,6 @@ async def test_the_demo_leaves_the_host_setup_running() -> None:
 
 
 # ── shutdown: bounded, in order, logged through the configured pipeline ─────────────────────
-
-
-@pytest.fixture
-def hung_endpoint() -> Iterator[str]:
-    """A collector that takes the connection and never answers: only the time bound ends the wait."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(16)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.mark.timeout(30)
