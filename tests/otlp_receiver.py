@@ -118,6 +118,10 @@ class OtlpReceiver:
             for span in ss.spans
         ]
 
+    def trace_resource(self) -> dict[str, Any]:
+        """The resource attributes (the service's name, say) of the first trace export."""
+        return attributes(self.traces[0].resource_spans[0].resource.attributes)
+
     def log_records(self) -> list[LogRecord]:
         return [
             record

@@ -13,13 +13,9 @@ from axio_transport_anthropic.cli import main
 from axio_transport_anthropic.load import LoadConfig, run_load
 
 from .otel_globals import clean_globals, dead_endpoint  # noqa: F401
-from .otlp_receiver import OtlpReceiver, attributes
+from .otlp_receiver import OtlpReceiver
 
 pytestmark = [pytest.mark.usefixtures("clean_globals"), pytest.mark.timeout(60)]
-
-
-def _service(receiver: OtlpReceiver) -> dict[str, object]:
-    return attributes(receiver.traces[0].resource_spans[0].resource.attributes)
 
 
 async def test_load_keeps_the_service_name_the_environment_gives(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,14 +23,14 @@ async def test_load_keeps_the_service_name_the_environment_gives(monkeypatch: py
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
         monkeypatch.setenv("OTEL_SERVICE_NAME", "from-env")
         await run_load(LoadConfig(requests=1, concurrency=1))
-        assert _service(receiver)["service.name"] == "from-env"
+        assert receiver.trace_resource()["service.name"] == "from-env"
 
 
 async def test_load_names_itself_only_when_the_environment_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
     async with OtlpReceiver() as receiver:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
         await run_load(LoadConfig(requests=1, concurrency=1))
-        assert _service(receiver)["service.name"] == "axio-anthropic-load"
+        assert receiver.trace_resource()["service.name"] == "axio-anthropic-load"
 
 
 def test_load_says_what_happened_to_its_traces() -> None:

@@ -13,32 +13,37 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from axio_transport_anthropic.demo import run_demo
-from axio_transport_anthropic.telemetry.setup import setup
+from axio_transport_anthropic.telemetry.setup import TelemetryHandle, setup
 
 from .otel_globals import clean_globals  # noqa: F401
-from .otlp_receiver import OtlpReceiver, attributes
+from .otlp_receiver import OtlpReceiver
 
 pytestmark = [pytest.mark.usefixtures("clean_globals"), pytest.mark.timeout(60)]
 
 
-def _quiet_setup() -> object:
+def _quiet_setup() -> TelemetryHandle:
     return setup(metrics_port=None, registry=CollectorRegistry(), log_stream=io.StringIO())
 
 
-def _service(receiver: OtlpReceiver) -> dict[str, object]:
-    return attributes(receiver.traces[0].resource_spans[0].resource.attributes)
+def _one_span_and_one_metric(span_name: str) -> TelemetryHandle:
+    """``setup()`` as the environment says, a span with a counter added inside it, then shut down."""
+    handle = _quiet_setup()
+    with trace.get_tracer("test").start_as_current_span(span_name):
+        metrics.get_meter("test").create_counter("things").add(1)
+    handle.shutdown()
+    return handle
 
 
 async def test_resource_attributes_from_the_environment_name_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
     async with OtlpReceiver() as receiver:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
         monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs,deployment.environment.name=ci")
-        handle = setup(metrics_port=None, registry=CollectorRegistry(), log_stream=io.StringIO())
+        handle = _quiet_setup()
         assert handle.service_name == "from-attrs"
         with trace.get_tracer("test").start_as_current_span("hello"):
             pass
         handle.shutdown()
-        resource = _service(receiver)
+        resource = receiver.trace_resource()
     assert resource["service.name"] == "from-attrs" and resource["deployment.environment.name"] == "ci"
 
 
@@ -58,10 +63,7 @@ async def test_traces_exporter_none_turns_span_export_off(monkeypatch: pytest.Mo
     async with OtlpReceiver() as receiver:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
         monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
-        handle = setup(metrics_port=None, registry=CollectorRegistry(), log_stream=io.StringIO())
-        with trace.get_tracer("test").start_as_current_span("not exported"):
-            metrics.get_meter("test").create_counter("things").add(1)
-        handle.shutdown()
+        handle = _one_span_and_one_metric("not exported")
         assert receiver.spans() == [], "OTEL_TRACES_EXPORTER=none"
         assert receiver.metrics, "metrics are still exported"
         assert handle.otlp_endpoint == receiver.url  # the metrics' endpoint
@@ -73,10 +75,7 @@ async def test_metrics_exporter_none_turns_metric_export_off(monkeypatch: pytest
     async with OtlpReceiver() as receiver:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
         monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
-        handle = setup(metrics_port=None, registry=CollectorRegistry(), log_stream=io.StringIO())
-        with trace.get_tracer("test").start_as_current_span("exported"):
-            metrics.get_meter("test").create_counter("things").add(1)
-        handle.shutdown()
+        handle = _one_span_and_one_metric("exported")
         assert not receiver.metrics and handle.meter_provider is None
         assert [span.name for span in receiver.spans()] == ["exported"]
 

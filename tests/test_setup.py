@@ -33,7 +33,7 @@ from axio_transport_anthropic.telemetry.setup import current, setup
 
 from .conftest import SECRET
 from .otel_globals import clean_globals, dead_endpoint, shutdown_threads  # noqa: F401
-from .otlp_receiver import OtlpReceiver, attributes
+from .otlp_receiver import OtlpReceiver
 from .support import collect
 
 #: No global providers, no structlog configuration, no OTEL_*/ANTHROPIC_* variables, before and after.
@@ -80,7 +80,7 @@ async def test_exports_serves_metrics_and_logs_json_with_trace_ids(
         handle.shutdown()
         spans = receiver.spans()
         assert receiver.metrics, "the meter provider flushes its OTLP exporter on shutdown"
-        resource = attributes(receiver.traces[0].resource_spans[0].resource.attributes)
+        resource = receiver.trace_resource()
         assert resource["service.name"] == "setup-test"
         bodies = b"".join(receiver.bodies)
 
