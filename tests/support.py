@@ -70,3 +70,33 @@ def simulate_process(*args: str, stderr: int = subprocess.DEVNULL) -> Iterator[t
                 proc.wait(timeout=10)
             finally:
                 proc.kill()
+
+
+class RequestRecords(logging.Handler):
+    """The ``anthropic`` fields of the transport's log records, kept while the handler is attached."""
+
+    def __init__(self, level: int = logging.DEBUG) -> None:
+        super().__init__(level)
+        self.entries: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        entry = getattr(record, "anthropic", None)
+        if isinstance(entry, dict):
+            self.entries.append(entry)
+
+    def events(self) -> list[str]:
+        return [entry["event"] for entry in self.entries]
+
+
+@contextmanager
+def request_records(level: int = logging.DEBUG) -> Iterator[RequestRecords]:
+    """A ``RequestRecords`` on the transport's logger, set to ``level`` for the block (then as it was)."""
+    logger = logging.getLogger(LOGGER_NAME)
+    handler, previous = RequestRecords(level), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)

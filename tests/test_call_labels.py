@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any, cast
 
 import aiohttp
@@ -41,10 +40,10 @@ from axio_transport_anthropic.telemetry import (
     call_labels,
     current_call_labels,
 )
-from axio_transport_anthropic.telemetry.logs import LOGGER_NAME, REQUEST_END, REQUEST_RETRY, REQUEST_START
+from axio_transport_anthropic.telemetry.logs import REQUEST_END, REQUEST_RETRY, REQUEST_START
 
 from .conftest import SECRET
-from .support import user
+from .support import request_records, user
 
 MODEL = "claude-sonnet-4-6"
 LABELS = ("tenant", "agent")
@@ -106,28 +105,6 @@ class Rig:
 
 def labels_of(span: ReadableSpan) -> dict[str, Any]:
     return {key: value for key, value in (span.attributes or {}).items() if key.startswith("axio.label.")}
-
-
-@contextmanager
-def request_logs(level: int = logging.DEBUG) -> Iterator[list[dict[str, Any]]]:
-    """The transport's log records (their ``anthropic`` fields)."""
-    records: list[dict[str, Any]] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            fields = getattr(record, "anthropic", None)
-            if fields is not None:
-                records.append(fields)
-
-    logger = logging.getLogger(LOGGER_NAME)
-    handler, previous = Keep(level), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(level)
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
 
 
 def transport(sim: Simulator, session: aiohttp.ClientSession, config: TelemetryConfig, **kw: Any) -> AnthropicTransport:
@@ -205,14 +182,14 @@ async def test_labels_are_fields_of_every_log_line(sim: Simulator, session: aioh
     rig = Rig()
     client = transport(sim, session, rig.config(traces=False, metrics=False))
     sim.inject(Fault.rate_limited(retry_after=0.01))
-    with request_logs() as logged, call_labels(tenant="acme", agent="support"):
+    with request_records() as logged, call_labels(tenant="acme", agent="support"):
         await drain(client.stream(user("hi"), [], ""))
         sim.inject(Fault.http_error(400, "invalid_request_error", "bad"))
         with pytest.raises(Exception, match="bad"):
             await drain(client.stream(user("hi"), [], ""))
-    events = [record["event"] for record in logged]
+    events = [record["event"] for record in logged.entries]
     assert events == [REQUEST_START, REQUEST_RETRY, REQUEST_END, REQUEST_START, "anthropic.request.error"]
-    assert all((record["tenant"], record["agent"]) == ("acme", "support") for record in logged), logged
+    assert all((record["tenant"], record["agent"]) == ("acme", "support") for record in logged.entries), logged.entries
 
 
 async def test_opentelemetry_usage_metrics_carry_the_labels(sim: Simulator, session: aiohttp.ClientSession) -> None:
@@ -244,7 +221,7 @@ async def test_opentelemetry_usage_metrics_carry_the_labels(sim: Simulator, sess
 async def test_names_the_config_does_not_list_are_ignored(sim: Simulator, session: aiohttp.ClientSession) -> None:
     rig = Rig()
     client = transport(sim, session, rig.config(labels=("tenant",)))
-    with request_logs(logging.INFO) as logged, call_labels(tenant="acme", team="platform"):
+    with request_records(logging.INFO) as logged, call_labels(tenant="acme", team="platform"):
         await drain(client.stream(user("hi"), [], ""))
     assert {name for labels, _ in rig.samples("axio_anthropic_requests_total") for name in labels} == {
         "model",
@@ -253,20 +230,20 @@ async def test_names_the_config_does_not_list_are_ignored(sim: Simulator, sessio
     }
     (chat,) = rig.chats()
     assert labels_of(chat) == {"axio.label.tenant": "acme"}
-    assert [(record.get("tenant"), "team" in record) for record in logged] == [("acme", False)]
+    assert [(record.get("tenant"), "team" in record) for record in logged.entries] == [("acme", False)]
 
 
 async def test_a_config_without_labels_records_none(sim: Simulator, session: aiohttp.ClientSession) -> None:
     rig = Rig()
     client = transport(sim, session, rig.config(labels=()))
-    with request_logs(logging.INFO) as logged, call_labels(tenant="acme"):
+    with request_records(logging.INFO) as logged, call_labels(tenant="acme"):
         await drain(client.stream(user("hi"), [], ""))
     assert {name for labels, _ in rig.samples("axio_anthropic_requests_total") for name in labels} == {
         "model",
         "outcome",
     }
     assert [labels_of(span) for span in rig.chats()] == [{}]
-    assert ["tenant" in record for record in logged] == [False]
+    assert ["tenant" in record for record in logged.entries] == [False]
 
 
 # ── when, and whose ─────────────────────────────────────────────────────────────────────────
@@ -300,7 +277,7 @@ async def test_concurrent_tasks_keep_their_own_labels(session: aiohttp.ClientSes
                         if isinstance(event, TextDelta):
                             await asyncio.sleep(0)  # let the others in mid-stream
 
-        with request_logs(logging.INFO) as logged:
+        with request_records(logging.INFO) as logged:
             await asyncio.wait_for(asyncio.gather(*(tenant(i) for i in range(8))), 30)
     for i in range(8):
         assert rig.value("axio_anthropic_requests_total", outcome="ok", tenant=f"t{i}", agent="worker") == i + 1
@@ -311,7 +288,7 @@ async def test_concurrent_tasks_keep_their_own_labels(session: aiohttp.ClientSes
         asked = cast(str, attributes["gen_ai.input.messages"])
         assert f"question from {cast(str, attributes['axio.label.tenant'])}" in asked
     by_response = {(span.attributes or {})["gen_ai.response.id"]: labels_of(span) for span in spans}
-    ends = [record for record in logged if record["event"] == REQUEST_END]
+    ends = [record for record in logged.entries if record["event"] == REQUEST_END]
     assert len(ends) == 36
     for record in ends:
         expected = {"axio.label.tenant": record["tenant"], "axio.label.agent": "worker"}
@@ -380,7 +357,7 @@ def _request(config: TelemetryConfig, **labels: str) -> None:
 def test_a_thousand_tenants_give_at_most_cap_plus_one_series_per_model_and_type() -> None:
     rig = Rig()
     config = rig.config(label_values=10)
-    with request_logs(logging.INFO) as logged:
+    with request_records(logging.INFO) as logged:
         for i in range(1000):
             _request(config, tenant=f"tenant-{i}", agent="support")
     first_ten = {f"tenant-{i}" for i in range(10)}
@@ -401,7 +378,7 @@ def test_a_thousand_tenants_give_at_most_cap_plus_one_series_per_model_and_type(
     assert costs == first_ten | {"_OTHER"}
     # Spans and logs are bounded the same way, with the same values.
     assert {labels_of(span)["axio.label.tenant"] for span in rig.chats()} == first_ten | {"_OTHER"}
-    assert {record["tenant"] for record in logged} == first_ten | {"_OTHER"}
+    assert {record["tenant"] for record in logged.entries} == first_ten | {"_OTHER"}
 
 
 def test_malformed_values_become_other_without_using_the_cap() -> None:
@@ -505,11 +482,11 @@ async def test_no_label_name_can_shadow_a_log_field(sim: Simulator, session: aio
 
     client = transport(sim, session, TelemetryConfig(registry=CollectorRegistry(), metrics=False), max_retries=1)
     sim.inject(Fault.rate_limited(retry_after=0.01), Fault.overloaded())
-    with request_logs() as logged:
+    with request_records() as logged:
         with pytest.raises(Exception, match="verloaded"):
             await drain(client.stream(user("hi"), [], ""))
         await drain(client.stream(user("hi"), [], ""))
-    fields = {name for record in logged for name in record}
+    fields = {name for record in logged.entries for name in record}
     assert {"event", "status", "error_type", "message", "cost_usd", "time_to_first_token_s"} <= fields
     for name in sorted(fields):
         with pytest.raises(ConfigurationError, match="is taken"):

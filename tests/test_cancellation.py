@@ -33,7 +33,6 @@ from opentelemetry.trace import StatusCode
 from axio_transport_anthropic import AnthropicTransport
 from axio_transport_anthropic.simulator import Fault, Simulator
 from axio_transport_anthropic.telemetry.logs import (
-    LOGGER_NAME,
     REQUEST_CANCELLED,
     REQUEST_END,
     REQUEST_RETRY,
@@ -42,7 +41,7 @@ from axio_transport_anthropic.telemetry.logs import (
 
 from .conftest import SECRET
 from .leaks import Captured, acquired_connections, assert_no_stray_tasks, assert_released, eventually
-from .support import collect, user
+from .support import RequestRecords, collect, request_records, user
 
 pytestmark = pytest.mark.filterwarnings("error::ResourceWarning")
 
@@ -78,34 +77,11 @@ def kinds(events: list[StreamEvent]) -> list[str]:
     return [type(e).__name__ for e in events]
 
 
-class Records(logging.Handler):
-    """The ``record.anthropic`` dicts logged while installed."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.entries: list[dict[str, Any]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        entry = getattr(record, "anthropic", None)
-        if isinstance(entry, dict):
-            self.entries.append(entry)
-
-    def events(self) -> list[str]:
-        return [entry["event"] for entry in self.entries]
-
-
 @contextmanager
-def recording() -> Iterator[Records]:
+def recording() -> Iterator[RequestRecords]:
     structlog.reset_defaults()
-    logger = logging.getLogger(LOGGER_NAME)
-    handler, level = Records(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    with request_records(logging.DEBUG) as records:
+        yield records
 
 
 def make_transport(base_url: str, session: aiohttp.ClientSession, captured: Captured, **kw: Any) -> AnthropicTransport:
@@ -238,7 +214,7 @@ CUTTERS: dict[str, Cutter] = {
 class Rig:
     sim: Simulator
     session: aiohttp.ClientSession
-    logs: Records
+    logs: RequestRecords
 
 
 @asynccontextmanager

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any, cast
 
 import aiohttp
@@ -36,11 +35,11 @@ from axio_transport_anthropic import AnthropicTransport
 from axio_transport_anthropic.simulator import Reply, Simulator
 from axio_transport_anthropic.telemetry import TelemetryConfig
 from axio_transport_anthropic.telemetry.instruments import OUTPUT_TOKEN_BUCKETS
-from axio_transport_anthropic.telemetry.logs import LOGGER_NAME, REQUEST_END
+from axio_transport_anthropic.telemetry.logs import REQUEST_END
 
 from .conftest import SECRET
 from .leaks import Captured, assert_released
-from .support import user
+from .support import request_records, user
 
 MODEL = "claude-sonnet-4-6"
 
@@ -90,28 +89,6 @@ def assert_attempts_under_their_request(spans: Sequence[ReadableSpan]) -> None:
     requests = {span_id(span) for span in chats(spans)}
     for attempt in (span for span in spans if span.name == "POST"):
         assert parent_id(attempt) in requests, "an attempt span outside its request span"
-
-
-@contextmanager
-def request_logs() -> Iterator[list[dict[str, Any]]]:
-    """The transport's own log records (their ``anthropic`` fields), at INFO."""
-    records: list[dict[str, Any]] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            fields = getattr(record, "anthropic", None)
-            if fields is not None:
-                records.append(fields)
-
-    logger = logging.getLogger(LOGGER_NAME)
-    handler, level = Keep(logging.INFO), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 def output_token_exemplars(captured: Captured) -> dict[float, tuple[str, str]]:
@@ -251,7 +228,7 @@ async def test_streams_read_alternately_keep_their_own_ids(rig: tuple[Simulator,
     client = transport(sim, session, captured.config())
     # Different lengths put the two answers' output tokens in different histogram buckets.
     sim.enqueue(Reply.text("short one"), Reply.text("a much longer answer, " * 20))
-    with request_logs() as logged:
+    with request_records(logging.INFO) as logged:
         short, long = client.stream(user("a"), [], ""), client.stream(user("b"), [], "")
         await anext(short)
         await anext(long)
@@ -267,7 +244,7 @@ async def test_streams_read_alternately_keep_their_own_ids(rig: tuple[Simulator,
     buckets = {min(le for le in OUTPUT_TOKEN_BUCKETS if le >= tokens): span for tokens, span in by_tokens.items()}
     assert len(buckets) == 2, "both answers landed in one bucket: the test would prove nothing"
     assert output_token_exemplars(captured) == {float(le): ids(span) for le, span in buckets.items()}
-    ends = {r["response_id"]: (r["trace_id"], r["span_id"]) for r in logged if r["event"] == REQUEST_END}
+    ends = {r["response_id"]: (r["trace_id"], r["span_id"]) for r in logged.entries if r["event"] == REQUEST_END}
     assert ends == {span.attributes["gen_ai.response.id"]: ids(span) for span in chats(spans) if span.attributes}
 
 
