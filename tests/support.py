@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import IO, Any, Final
 
 import pytest
 from axio.blocks import TextBlock
@@ -100,3 +100,12 @@ def request_records(level: int = logging.DEBUG) -> Iterator[RequestRecords]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous)
+
+
+def wait_for_line(stream: IO[str] | None, prefix: str) -> str:
+    """The first line read from ``stream`` (a process's output) that starts with ``prefix``."""
+    assert stream is not None
+    for line in stream:
+        if line.startswith(prefix):
+            return line
+    raise AssertionError(f"no {prefix!r} line")

@@ -14,9 +14,10 @@ import sys
 import threading
 import urllib.request
 from pathlib import Path
-from typing import IO
 
 import pytest
+
+from .support import wait_for_line
 
 SCRIPT = Path(__file__).parent / "scripts" / "without_otel_sdk.py"
 #: Generous: each run takes about a second; the limit only stops a hung one.
@@ -34,14 +35,6 @@ def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _line(stream: IO[str] | None, prefix: str) -> str:
-    assert stream is not None
-    for line in stream:
-        if line.startswith(prefix):
-            return line
-    raise AssertionError(f"no {prefix!r} line")
-
-
 @pytest.mark.timeout(LIMIT + 10)
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_load_runs_and_serves_metrics_without_the_otel_extra() -> None:
@@ -55,8 +48,8 @@ def test_load_runs_and_serves_metrics_without_the_otel_extra() -> None:
     watchdog = threading.Timer(LIMIT, proc.kill)  # a hung run ends the reads below with EOF
     watchdog.start()
     try:
-        url = _line(proc.stdout, "metrics: ").split()[1]
-        _line(proc.stdout, "lingering ")
+        url = wait_for_line(proc.stdout, "metrics: ").split()[1]
+        wait_for_line(proc.stdout, "lingering ")
         with urllib.request.urlopen(url, timeout=5) as response:
             scrape = response.read().decode()
         proc.send_signal(signal.SIGTERM)

@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -36,6 +36,7 @@ from axio_transport_anthropic.simulator import Fault, Simulator
 from axio_transport_anthropic.telemetry.setup import ExportReport
 
 from .otel_globals import shutdown_threads
+from .support import wait_for_line
 
 INF = float("inf")
 
@@ -375,14 +376,6 @@ def spawn_load(*args: str) -> subprocess.Popen[str]:
         text=True,
         env={**os.environ, "ANTHROPIC_API_KEY": ""},
     )
-
-
-def wait_for_line(stream: IO[str] | None, prefix: str) -> str:
-    assert stream is not None
-    for line in stream:
-        if line.startswith(prefix):
-            return line
-    raise AssertionError(f"no {prefix!r} line")
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

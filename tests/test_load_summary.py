@@ -116,13 +116,22 @@ def test_every_count_has_thousands_separators() -> None:
     assert "3,326" in text and "3,325 hits" in text and "1,001 misses" in text
 
 
-def test_the_progress_bar_separates_thousands_too() -> None:
+def _drawn(info: StartInfo, *ticks: LiveStats) -> str:
+    """All that a live progress bar on a 200-column terminal draws for a run's start and these ticks."""
     buffer = io.StringIO()
     progress = LiveProgress(Console(file=buffer, force_terminal=True, width=200))
     with progress:
-        progress.start(StartInfo("http://x/v1", True, "m", "none", 2, 10_000, None, None, None))
-        progress.update(LiveStats(5.0, RunCounts(1300, 1234, 0, 0), LiveTotals(2468, 123_456, 1200, 1100)))
-    text = buffer.getvalue()
+        progress.start(info)
+        for stats in ticks:
+            progress.update(stats)
+    return buffer.getvalue()
+
+
+def test_the_progress_bar_separates_thousands_too() -> None:
+    text = _drawn(
+        StartInfo("http://x/v1", True, "m", "none", 2, 10_000, None, None, None),
+        LiveStats(5.0, RunCounts(1300, 1234, 0, 0), LiveTotals(2468, 123_456, 1200, 1100)),
+    )
     assert "1,234/10,000 runs" in text and "retries 1,200" in text and "errors 1,100" in text
 
 
@@ -130,14 +139,13 @@ def test_the_progress_bar_separates_thousands_too() -> None:
 
 
 def test_the_last_frame_shows_the_rate_of_the_whole_run() -> None:
-    buffer = io.StringIO()
-    progress = LiveProgress(Console(file=buffer, force_terminal=True, width=200))
-    with progress:
-        progress.start(StartInfo("http://x/v1", True, "m", "none", 2, 100, None, None, None))
-        progress.update(LiveStats(9.0, RunCounts(50, 50, 0, 0), LiveTotals(100, 10_000, 0, 0)))
+    drawn = _drawn(
+        StartInfo("http://x/v1", True, "m", "none", 2, 100, None, None, None),
+        LiveStats(9.0, RunCounts(50, 50, 0, 0), LiveTotals(100, 10_000, 0, 0)),
         # The last requests trickle in: over the last second, 1 request/s; over the run, 10.1.
-        progress.update(LiveStats(10.0, RunCounts(51, 51, 0, 0), LiveTotals(101, 10_100, 0, 0), final=True))
-    last = buffer.getvalue().rsplit("\r", 1)[-1]
+        LiveStats(10.0, RunCounts(51, 51, 0, 0), LiveTotals(101, 10_100, 0, 0), final=True),
+    )
+    last = drawn.rsplit("\r", 1)[-1]
     assert "10.1 req/s" in last and "1,010.0 tok/s" in last, last
 
 
