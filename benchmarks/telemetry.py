@@ -46,7 +46,8 @@ from axio_transport_anthropic.telemetry import TelemetryConfig
 HERE: Final = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from compare import Workload, simulator  # noqa: E402
+from compare_plan import Workload  # noqa: E402
+from compare_processes import simulator  # noqa: E402
 from compare_sim import ask  # noqa: E402
 
 KEY: Final = "sk-ant-bench-0000"
