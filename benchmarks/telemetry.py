@@ -192,6 +192,9 @@ def _print_instructions(url: str) -> None:
     print("| telemetry | instructions per stream | vs off |\n|---|---:|---:|")
     per: dict[str, float] = {}
     for variant in ("off", "all"):
+        # Once uncounted: a fresh checkout compiles its .pyc files in the first run, which would
+        # land in the 0-stream count alone and skew the difference (by ~2.5 M on a clean clone).
+        subprocess.run([sys.executable, __file__, "--child", variant, "--url", url, "--streams", "0"], check=True)
         counts: list[int] = [_instructions(url, variant, n) for n in (0, INSTRUCTION_STREAMS)]
         per[variant] = (counts[1] - counts[0]) / INSTRUCTION_STREAMS
         print(f"| {variant} | {per[variant] / 1e6:.2f} M | {per[variant] / per['off']:.3f}× |", flush=True)
