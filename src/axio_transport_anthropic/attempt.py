@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
-import re
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import aiohttp
 from axio.events import StreamEvent
 
+from .backends import Backend
 from .decoder import MessageStreamDecoder
 from .errors import AnthropicError, APIConnectionError, APIStatusError, APITimeoutError, InStreamError, ProtocolError
 from .redaction import url_without_credentials, without_secret
@@ -26,7 +25,6 @@ __all__ = ["AttemptFailed", "AttemptState", "Timeouts", "api_root_hint", "read_a
 
 #: An error body longer than this is cut: it is read only to be quoted.
 _ERROR_BODY_LIMIT: Final = 64 * 1024
-_QUOTED: Final = 500
 #: The most of the response read, and decoded, at a time.
 _READ_SIZE: Final = 16 * 1024
 
@@ -69,6 +67,7 @@ class AttemptFailed(Exception):
 
 async def read_attempt(
     session: aiohttp.ClientSession,
+    backend: Backend,
     url: str,
     body: bytes,
     headers: Mapping[str, str],
@@ -92,11 +91,11 @@ async def read_attempt(
                 url, data=io.BytesIO(body), headers=headers, timeout=client_timeout, allow_redirects=False
             )
         try:
-            request_id = response.headers.get("request-id")
+            request_id = response.headers.get(backend.request_id_header)
             state.status, state.request_id, state.headers = response.status, request_id, response.headers
             if response.status != 200:
-                raise await _status_failure(response, secrets, url)
-            _check_content_type(response, request_id)
+                raise await _status_failure(response, backend, secrets, url)
+            _check_content_type(response, backend.content_type, request_id)
             content = response.content
             at: float | None = first_byte_at
             while not decoder.stopped:
@@ -171,14 +170,15 @@ def _earliest(now: float, timeout: float | None, deadline: float | None) -> floa
     return at
 
 
-async def _status_failure(response: aiohttp.ClientResponse, secrets: tuple[str, ...], url: str) -> AttemptFailed:
+async def _status_failure(
+    response: aiohttp.ClientResponse, backend: Backend, secrets: tuple[str, ...], url: str
+) -> AttemptFailed:
     """The error an HTTP status other than 200 means. Reads and releases the body."""
     raw = await response.content.read(_ERROR_BODY_LIMIT)
     headers = response.headers
     # Scrubbed whole, before anything is cut: a quote cut mid-key would hide the key from the scrub.
-    error_type, message, body_request_id = _parse_error_body(_scrub(raw.decode("utf-8", "replace"), secrets))
-    if not message:
-        message = response.reason or "no error body"
+    said = backend.error_body(response.status, headers, _scrub(raw.decode("utf-8", "replace"), secrets))
+    message = said.message or response.reason or "no error body"
     if response.status == 404 and (hint := api_root_hint(url)) is not None:
         message += f" ({hint})"
     if 300 <= response.status < 400:
@@ -186,8 +186,8 @@ async def _status_failure(response: aiohttp.ClientResponse, secrets: tuple[str, 
     error = APIStatusError(
         message,
         status=response.status,
-        error_type=error_type,
-        request_id=response.headers.get("request-id") or body_request_id,
+        error_type=said.error_type,
+        request_id=headers.get(backend.request_id_header) or said.request_id,
     )
     return AttemptFailed(
         error,
@@ -202,28 +202,11 @@ def _redirect_note(location: str | None, secrets: tuple[str, ...]) -> str:
     return f"the server redirected {where}; redirects are not followed, so set base_url to where the API is"
 
 
-def _parse_error_body(text: str) -> tuple[str | None, str, str | None]:
-    text = text.strip()
-    try:
-        parsed: Any = json.loads(text)
-    except ValueError:
-        return None, _one_line(text)[:_QUOTED], None
-    if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
-        error = parsed["error"]
-        request_id = parsed.get("request_id")
-        return (
-            str(error.get("type") or "")[:_QUOTED] or None,
-            str(error.get("message") or "")[:_QUOTED],
-            request_id if isinstance(request_id, str) else None,
-        )
-    return None, _one_line(text)[:_QUOTED], None
-
-
-def _check_content_type(response: aiohttp.ClientResponse, request_id: str | None) -> None:
-    """A 200 that is not an event stream (a proxy's page, a non-streaming answer) is no turn."""
+def _check_content_type(response: aiohttp.ClientResponse, expected: str, request_id: str | None) -> None:
+    """A 200 that is not the stream (a proxy's page, a non-streaming answer) is no turn."""
     kind = response.headers.get("content-type", "")
     # Some recordings and proxies send none at all; only a type that says otherwise is refused.
-    if kind and not kind.lower().startswith("text/event-stream"):
+    if kind and not kind.lower().startswith(expected):
         raise ProtocolError(f"expected an event stream, got a 200 with content-type {kind!r}", request_id=request_id)
 
 
@@ -241,16 +224,3 @@ def _in_stream_failure(
     )
     # Retried like its HTTP equivalent; x-should-retry on the 200 said nothing about this error.
     return AttemptFailed(error, retryable=should_retry(status), reason=reason_for(status), headers=None)
-
-
-_TITLE: Final = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_TAG: Final = re.compile(r"<[^>]+>")
-
-
-def _one_line(text: str) -> str:
-    """A body quoted in an exception: an HTML page by its title, anything else on one line."""
-    if (title := _TITLE.search(text)) is not None:
-        text = title.group(1)
-    elif text.lstrip().startswith("<"):
-        text = _TAG.sub(" ", text)
-    return " ".join(text.split())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from axio.events import IterationEnd, IterationStart, ProviderEvent, Refusal, StreamEvent, TextDelta, ToolInputDelta
 from axio.types import StopReason, stop_reason_from
@@ -18,6 +18,9 @@ from axio.types import StopReason, stop_reason_from
 from .blocks import PROVIDER, ContentBlockReader
 from .errors import ProtocolError
 from .sse import ServerSentEvent, SSEDecoder
+
+if TYPE_CHECKING:
+    from .backends import Framing
 from .usage import NO_TOKENS, TokenCounts, fold_usage
 
 __all__ = ["PROVIDER", "MessageStreamDecoder", "StreamFailure", "TokenCounts"]
@@ -44,9 +47,10 @@ class StreamFailure:
 class MessageStreamDecoder(ContentBlockReader):
     """Decoder of one Messages API SSE response."""
 
-    def __init__(self) -> None:
+    def __init__(self, framing: Framing | None = None) -> None:
         super().__init__()
-        self._sse = SSEDecoder()
+        # SSE unless a backend frames its events otherwise (Bedrock's event stream).
+        self._sse: Framing = framing if framing is not None else SSEDecoder()
         self.message_id: str | None = None
         self.model: str | None = None
         self.stop_reason: str | None = None

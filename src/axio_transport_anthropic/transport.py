@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Self
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import aiohttp
-from axio.events import IterationStart, StreamEvent
+from axio.events import StreamEvent
 from axio.messages import Message
 from axio.models import ModelRegistry, ModelSpec
 from axio.tool import Tool
@@ -22,20 +19,16 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 
 from . import auth, restore, settings
-from .attempt import AttemptFailed, AttemptState, Timeouts, read_attempt
 from .auth import ANTHROPIC_API_VERSION
-from .backoff import retry_wait
-from .decoder import MessageStreamDecoder
+from .backends import AnthropicAPI, Backend
 from .models import ANTHROPIC_MODELS, DEFAULT_MODEL
-from .request import RequestOptions, build_body, encode_body
+from .request import RequestOptions, build_body
 from .settings import DEFAULT_BASE_URL
-from .telemetry import AttemptReport, Outcome, RequestInfo, RequestObserver, ResponseReport, TelemetryConfig
+from .streaming import stream_events
+from .telemetry import TelemetryConfig
 from .telemetry.call_labels import NO_LABELS, current_call_labels
-from .telemetry.lifecycle import CompositeObserver
 
 __all__ = ["ANTHROPIC_API_VERSION", "DEFAULT_BASE_URL", "AnthropicTransport"]
-
-_SILENT: Final = CompositeObserver(())
 
 
 @dataclass(slots=True)
@@ -83,6 +76,7 @@ class AnthropicTransport(CompletionTransport):
     last_usage: Usage | None = field(default=None, init=False, repr=False, compare=False)
     _owned: aiohttp.ClientSession | None = field(default=None, init=False, repr=False, compare=False)
     _rng: random.Random = field(default_factory=random.Random, init=False, repr=False, compare=False)
+    _backend: Backend | None = field(default=None, init=False, repr=False, compare=False)
 
     if TYPE_CHECKING:
         # What a caller may pass where the attribute then holds another type (a model by its id).
@@ -121,8 +115,17 @@ class AnthropicTransport(CompletionTransport):
     # ── the CompletionTransport protocol ────────────────────────────────────────────────────
 
     def build_payload(self, messages: list[Message], tools: list[Tool[Any]], system: str) -> dict[str, Any]:
-        """The request body for this conversation. Pure: no IO, no state."""
-        return build_body(self._options(), messages, tools, system)
+        """The request body for this conversation, as the backend takes it. Pure: no IO."""
+        return self.backend().shape(build_body(self._options(), messages, tools, system))
+
+    def backend(self) -> Backend:
+        """Where requests go and how they are signed: made once, it keeps any credentials it loads."""
+        if self._backend is None:
+            self._backend = self._make_backend()
+        return self._backend
+
+    def _make_backend(self) -> Backend:
+        return AnthropicAPI(self)
 
     def stream(self, messages: list[Message], tools: list[Tool[Any]], system: str) -> AsyncIterator[StreamEvent]:
         # The caller's context now, where the call is made: the request span's parent and the
@@ -198,32 +201,7 @@ class AnthropicTransport(CompletionTransport):
             cache_ttl=self.cache_ttl,
         )
 
-    def _request_info(
-        self,
-        url: str,
-        messages: list[Message],
-        tools: list[Tool[Any]],
-        system: str,
-        parent: Context | None,
-        labels: Mapping[str, str],
-    ) -> RequestInfo:
-        parts = urlsplit(url)
-        return RequestInfo(
-            model=self.model,
-            url=url,
-            server_address=parts.hostname or "",
-            server_port=parts.port or (443 if parts.scheme == "https" else 80),
-            max_tokens=self.max_tokens or self.model.max_output_tokens,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            top_k=self.top_k,
-            max_attempts=self.max_retries + 1,
-            content=partial(self.build_payload, messages, tools, system),
-            parent=parent,
-            call_labels=labels,
-        )
-
-    async def _stream(
+    def _stream(
         self,
         messages: list[Message],
         tools: list[Tool[Any]],
@@ -231,86 +209,7 @@ class AnthropicTransport(CompletionTransport):
         parent: Context | None,
         labels: Mapping[str, str],
     ) -> AsyncIterator[StreamEvent]:
-        body = encode_body(self.build_payload(messages, tools, system))
-        headers = auth.request_headers(self)
-        secrets = auth.secrets_of(self)
-        url = f"{self.base_url.rstrip('/')}/messages"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.deadline if self.deadline is not None else None
-        timeouts = Timeouts(self.connect_timeout, self.first_byte_timeout, self.idle_timeout, deadline)
-        telemetry = self.telemetry
-        observer: RequestObserver = _SILENT
-        if telemetry is not None:
-            observer = telemetry.start(self._request_info(url, messages, tools, system, parent, labels))
-        decoder = MessageStreamDecoder()
-        attempt = 0
-        outcome: Outcome = "error"
-        error: BaseException | None = None
-        session, own_session = self._session()
-        try:
-            committed = False
-            while True:
-                attempt += 1
-                if attempt > 1:
-                    # Each attempt reads a new response; the first uses the one made above.
-                    decoder = MessageStreamDecoder()
-                state = AttemptState()
-                held: list[StreamEvent] = []
-                sent = dict(headers)
-                observer.attempt_started(attempt, sent)
-                try:
-                    batches = read_attempt(session, url, body, sent, decoder, timeouts, secrets, state)
-                    try:
-                        async for batch in batches:
-                            if committed:
-                                observer.chunk(batch)
-                            else:
-                                # message_start alone commits nothing: an error right after it
-                                # is still retried, because the caller has not seen anything yet.
-                                if all(type(e) is IterationStart for e in batch):
-                                    held.extend(batch)
-                                    continue
-                                committed = True
-                                batch = held + batch
-                                observer.first_token(batch)
-                            for event in batch:
-                                yield event
-                    finally:
-                        await batches.aclose()
-                    end = decoder.finish()
-                    observer.attempt_ended(AttemptReport(attempt, state.status, state.request_id, state.headers))
-                    # The turn is whole: a caller closing the stream from here on cancels nothing.
-                    outcome = "ok"
-                    if not committed:
-                        for event in held:
-                            yield event
-                    yield end
-                    return
-                except AttemptFailed as failed:
-                    failed.error.attempts = attempt
-                    status = state.status if failed.error.status is None else failed.error.status
-                    observer.attempt_ended(
-                        AttemptReport(attempt, status, state.request_id, state.headers, failed.error, failed.reason)
-                    )
-                    wait = retry_wait(self, failed, attempt, committed, loop.time(), deadline)
-                    if wait is None:
-                        raise failed.error from failed.__cause__
-                    delay, asked = wait
-                    observer.backoff(attempt, failed.reason or "error", delay, asked)
-                await asyncio.sleep(delay)
-        except (asyncio.CancelledError, GeneratorExit):
-            if outcome != "ok":
-                outcome = "cancelled"
-            raise
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            report = ResponseReport(decoder.message_id, decoder.model, decoder.stop_reason, decoder.counts, attempt)
-            self.last_usage = report.counts.to_usage()
-            observer.finished(outcome, report, error)
-            if own_session:
-                await session.close()
+        return stream_events(self, messages, tools, system, parent, labels)
 
 
 def _new_session() -> aiohttp.ClientSession:

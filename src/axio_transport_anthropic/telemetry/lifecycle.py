@@ -51,6 +51,8 @@ class RequestInfo:
     top_p: float | None = None
     top_k: int | None = None
     operation: str = "chat"
+    provider: str = "anthropic"
+    """``gen_ai.provider.name``: ``anthropic``, ``gcp.vertex_ai`` or ``aws.bedrock``."""
     max_attempts: int | None = None
     content: Callable[[], Mapping[str, Any]] | None = field(default=None, compare=False)
     """Builds the request body on demand: only an observer capturing content calls it."""

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Metrics", "attempt_status", "error_type", "registry_of"]
 
-_PROVIDER: Final = "anthropic"
 _NO_USAGE: Final = TokenCounts()
 #: ``error``: a retried failure the retry rules gave no reason; not pre-created, it should never be seen.
 _RETRY_REASONS: Final = Vocabulary((*RETRY_REASONS, "error"), extra=0)
@@ -218,7 +217,7 @@ class _Observer:
         info = self._info
         attributes: dict[str, AttributeValue] = {
             "gen_ai.operation.name": info.operation,
-            "gen_ai.provider.name": _PROVIDER,
+            "gen_ai.provider.name": info.provider,
             "gen_ai.request.model": info.model.id,
             "server.address": info.server_address,
             "server.port": info.server_port,

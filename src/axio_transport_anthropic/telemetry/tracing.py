@@ -70,7 +70,7 @@ class RequestTrace:
         # Given at start, not set later: a sampler sees only the attributes a span starts with.
         attributes: dict[str, AttributeValue] = {
             "gen_ai.operation.name": info.operation,
-            "gen_ai.provider.name": "anthropic",
+            "gen_ai.provider.name": info.provider,
             "gen_ai.request.model": info.model.id,
             "gen_ai.request.max_tokens": info.max_tokens,
             "gen_ai.request.stream": True,

@@ -1,0 +1,75 @@
+"""What a backend must answer. Pure where it can be: only ``authorize`` may do IO (a token refresh
+or a credential lookup, off the event loop)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..sse import ServerSentEvent
+
+__all__ = ["Backend", "ErrorBody", "Framing"]
+
+
+class Framing(Protocol):
+    """Response bytes to the events in them, as SSE names them: ``(event name, JSON bytes)``."""
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]: ...
+
+    def flush(self) -> list[ServerSentEvent]:
+        """At end of body: whatever a last unterminated frame completes."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBody:
+    """What an error response said: its error type, message and request id, as far as it said."""
+
+    error_type: str | None
+    message: str
+    request_id: str | None = None
+
+
+class Backend(Protocol):
+    provider: str
+    """``gen_ai.provider.name``: ``anthropic``, ``gcp.vertex_ai`` or ``aws.bedrock``."""
+    content_type: str
+    """What a 200 that carries the stream says it is."""
+    request_id_header: str
+    """The response header naming the request, for support tickets and traces."""
+
+    def url(self) -> str:
+        """Where the stream is requested, for the transport's current model."""
+        ...
+
+    def shape(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The Messages API body as this backend takes it (Vertex and Bedrock move the model into
+        the URL and name their own ``anthropic_version``)."""
+        ...
+
+    def headers(self) -> dict[str, str]:
+        """The headers of every attempt, before ``authorize``."""
+        ...
+
+    async def authorize(self, url: str, headers: dict[str, str], body: bytes) -> None:
+        """Adds this attempt's credentials to ``headers``: a token, or a signature over exactly
+        what is sent. Called before every attempt, so each retry is signed again."""
+        ...
+
+    def rejected(self) -> bool:
+        """After a 401: forget cached credentials; whether one more attempt with fresh ones may
+        succeed (a static key would only be refused again)."""
+        ...
+
+    def secrets(self) -> tuple[str, ...]:
+        """Everything that must be scrubbed from what the server says back."""
+        ...
+
+    def framing(self) -> Framing:
+        """A new framing decoder for one response."""
+        ...
+
+    def error_body(self, status: int, headers: Mapping[str, str], text: str) -> ErrorBody:
+        """An error response's body, read in this backend's envelope."""
+        ...
