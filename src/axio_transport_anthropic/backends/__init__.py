@@ -9,6 +9,6 @@ same for all of them.
 from __future__ import annotations
 
 from .anthropic_api import AnthropicAPI
-from .base import Backend, ErrorBody, Framing
+from .base import Backend, CredentialRefresh, ErrorBody, Framing
 
-__all__ = ["AnthropicAPI", "Backend", "ErrorBody", "Framing"]
+__all__ = ["AnthropicAPI", "Backend", "CredentialRefresh", "ErrorBody", "Framing"]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import auth
 from ..sse import SSEDecoder
-from .base import ErrorBody, Framing
+from .base import CredentialRefresh, ErrorBody, Framing
 from .envelopes import anthropic_envelope, parse_json, quoted
 
 if TYPE_CHECKING:
@@ -37,8 +37,8 @@ class AnthropicAPI:
     def headers(self) -> dict[str, str]:
         return auth.request_headers(self._transport)
 
-    async def authorize(self, url: str, headers: dict[str, str], body: bytes) -> None:
-        pass  # the key or token is in headers() already: nothing expires
+    async def authorize(self, url: str, headers: dict[str, str], body: bytes) -> CredentialRefresh | None:
+        return None  # the key or token is in headers() already: nothing expires
 
     def rejected(self) -> bool:
         return False  # a static key refused once is refused again

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from ..sse import ServerSentEvent
 
-__all__ = ["Backend", "ErrorBody", "Framing"]
+__all__ = ["Backend", "CredentialRefresh", "ErrorBody", "Framing"]
 
 
 class Framing(Protocol):
@@ -29,6 +29,15 @@ class ErrorBody:
     error_type: str | None
     message: str
     request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRefresh:
+    """A credential refresh that ``authorize`` did (or tried) for this attempt: what telemetry counts."""
+
+    seconds: float
+    error: BaseException | None = None
+    """Why it failed; ``None`` when fresh credentials were obtained."""
 
 
 class Backend(Protocol):
@@ -52,9 +61,10 @@ class Backend(Protocol):
         """The headers of every attempt, before ``authorize``."""
         ...
 
-    async def authorize(self, url: str, headers: dict[str, str], body: bytes) -> None:
+    async def authorize(self, url: str, headers: dict[str, str], body: bytes) -> CredentialRefresh | None:
         """Adds this attempt's credentials to ``headers``: a token, or a signature over exactly
-        what is sent. Called before every attempt, so each retry is signed again."""
+        what is sent. Called before every attempt, so each retry is signed again. Returns the
+        refresh it had to do first, if any (a failed one also raises)."""
         ...
 
     def rejected(self) -> bool:
