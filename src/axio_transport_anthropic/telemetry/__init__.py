@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 
+from .agents import AxioInstrumentor
 from .call_labels import DEFAULT_LABEL_VALUES, Attribution, call_labels, check_label_names, current_call_labels
 from .exports import ExportReport
 from .lifecycle import (
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AttemptReport",
+    "AxioInstrumentor",
     "CompositeObserver",
     "ExportReport",
     "Outcome",
