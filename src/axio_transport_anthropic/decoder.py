@@ -56,6 +56,8 @@ class MessageStreamDecoder(ContentBlockReader):
         self.stop_reason: str | None = None
         self.failure: StreamFailure | None = None
         self.stopped = False
+        #: Bedrock's ``amazon-bedrock-invocationMetrics`` on ``message_stop``, where present.
+        self.invocation_metrics: dict[str, Any] | None = None
         self._counts = NO_TOKENS
 
     # ── feeding ─────────────────────────────────────────────────────────────────────────────
@@ -168,6 +170,9 @@ class MessageStreamDecoder(ContentBlockReader):
 
     def _message_stop(self, payload: dict[str, Any], out: list[StreamEvent]) -> None:
         self.stopped = True
+        metrics = payload.get("amazon-bedrock-invocationMetrics")
+        if type(metrics) is dict:
+            self.invocation_metrics = metrics
 
     def _error(self, payload: dict[str, Any], out: list[StreamEvent]) -> None:
         error = payload.get("error") or {}
