@@ -180,6 +180,13 @@ ZERO_ERROR_TYPES = (
     "api_error",
     "timeout_error",
     "overloaded_error",
+    # Bedrock's in-stream exceptions (retry.py maps them to the statuses they stand for).
+    "throttlingException",
+    "serviceUnavailableException",
+    "internalServerException",
+    "modelStreamErrorException",
+    "modelTimeoutException",
+    "validationException",
     "conflict_error",
     "timeout",
     "connection_error",

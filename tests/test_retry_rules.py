@@ -240,6 +240,13 @@ def test_retry_delay_falls_back_to_backoff() -> None:
         ("permission_error", 403),
         ("not_found_error", 404),
         ("request_too_large", 413),
+        # Bedrock's in-stream exceptions, as the issue maps them.
+        ("throttlingException", 429),
+        ("serviceUnavailableException", 503),
+        ("internalServerException", 500),
+        ("modelStreamErrorException", 500),
+        ("modelTimeoutException", 408),
+        ("validationException", 400),
     ],
 )
 def test_status_of_error_type(error_type: str, status: int) -> None:
@@ -248,4 +255,10 @@ def test_status_of_error_type(error_type: str, status: int) -> None:
 
 def test_in_stream_error_types_retry_as_their_status_would() -> None:
     retried = {t for t, s in STATUS_OF_ERROR_TYPE.items() if should_retry(s)}
-    assert retried == {"overloaded_error", "rate_limit_error", "api_error", "timeout_error"}
+    assert retried == {"overloaded_error", "rate_limit_error", "api_error", "timeout_error"} | {
+        "throttlingException",
+        "serviceUnavailableException",
+        "internalServerException",
+        "modelStreamErrorException",
+        "modelTimeoutException",
+    }

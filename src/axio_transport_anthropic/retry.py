@@ -31,6 +31,14 @@ STATUS_OF_ERROR_TYPE: Final[Mapping[str, int]] = {
     "api_error": 500,
     "timeout_error": 504,
     "overloaded_error": 529,
+    # Bedrock's in-stream exceptions, as the issue maps them. modelStreamErrorException is a 424
+    # in the service model, but the model failed mid-answer: a new attempt may well succeed.
+    "throttlingException": 429,
+    "serviceUnavailableException": 503,
+    "internalServerException": 500,
+    "modelStreamErrorException": 500,
+    "modelTimeoutException": 408,
+    "validationException": 400,
 }
 
 
