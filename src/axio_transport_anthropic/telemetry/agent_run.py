@@ -190,7 +190,7 @@ class AgentRun:
         except Exception:
             logger.warning("Could not record the end of an agent run", exc_info=True)
         finally:
-            self._agent = self._store = None  # the run's references go with it
+            self._agent = self._store = self._error = None  # the run's references go with it
 
     def _end_span(self, outcome: str, kind: str | None, error: BaseException | None) -> None:
         span = self._span
@@ -280,3 +280,4 @@ async def traced(stream: AgentStream, run: AgentRun) -> AsyncGenerator[StreamEve
                     otel_context.detach(token)
         finally:
             run.end(raised)
+            raised = None  # its traceback holds this frame: no cycle left for the collector

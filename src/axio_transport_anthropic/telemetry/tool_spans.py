@@ -48,13 +48,15 @@ ToolCallable = Callable[..., Awaitable[Any]]
 class ToolCall:
     """One ``execute_tool`` span and its measurements."""
 
-    __slots__ = ("_ended", "_label", "_span", "_started", "_telemetry", "capture", "context", "failure", "name")
+    __slots__ = ("_ended", "_failure", "_label", "_span", "_started", "_telemetry", "capture", "context", "name")
 
     def __init__(self, telemetry: AgentTelemetry, name: str, call_id: str | None, arguments: Mapping[str, Any]) -> None:
         self._telemetry = telemetry
         self.name = name
         self._label = telemetry.series.tool_label(name) if telemetry.series is not None else name
-        self.failure: BaseException | None = None
+        # What Tool.__call__ raised, put here by its wrapper: a cell in the context rather than
+        # this object, which holds the context (a cycle only the collector would free).
+        self._failure: list[BaseException | None] = [None]
         self._ended = False
         parent = otel_context.get_current()
         attributes: dict[str, AttributeValue] = {
@@ -70,13 +72,19 @@ class ToolCall:
         self.capture = span.is_recording() and telemetry.capture_content
         if self.capture:
             span.set_attribute("gen_ai.tool.call.arguments", telemetry.dump(arguments))
-        self.context: Context = otel_context.set_value(_CALL_KEY, self, trace.set_span_in_context(span, parent))
+        inside = trace.set_span_in_context(span, parent)
+        self.context: Context = otel_context.set_value(_CALL_KEY, self._failure, inside)
         self._started = time.perf_counter()
+
+    @property
+    def failure(self) -> BaseException | None:
+        return self._failure[0]
 
     def end(self, outcome: str, error: BaseException | None = None, result: Any = None) -> None:
         if self._ended:
             return
         self._ended = True
+        self._failure[0] = None  # its traceback holds the tool's frames
         duration = time.perf_counter() - self._started
         try:
             kind = "cancelled" if outcome == "cancelled" else error_type(error) if outcome == "error" else None
@@ -157,10 +165,10 @@ def wrap_tool_call(original: ToolCallable) -> ToolCallable:
         try:
             return await original(self, **kwargs)
         except Exception as exc:
-            call = otel_context.get_value(_CALL_KEY)
-            if isinstance(call, ToolCall):
+            cell = otel_context.get_value(_CALL_KEY)
+            if isinstance(cell, list):
                 # HandlerError and GuardError wrap what the handler or guard raised.
-                call.failure = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+                cell[0] = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
             raise
 
     return __call__
