@@ -37,6 +37,17 @@ ANTHROPIC_MODELS: Final = ModelRegistry(
 
 DEFAULT_MODEL: Final = "claude-sonnet-4-6"
 
+#: Amazon Bedrock's id of each catalogue model, as its global cross-region inference profile:
+#: on-demand Claude 4.5 and later is invoked through a profile, not the plain model id.
+BEDROCK_MODEL_IDS: Final = {
+    "claude-opus-4-6": "global.anthropic.claude-opus-4-6-v1",
+    "claude-sonnet-4-6": "global.anthropic.claude-sonnet-4-6",
+    "claude-haiku-4-5": "global.anthropic.claude-haiku-4-5-20251001-v1:0",
+    "claude-haiku-4-5-20251001": "global.anthropic.claude-haiku-4-5-20251001-v1:0",
+    "claude-opus-4-5": "global.anthropic.claude-opus-4-5-20251101-v1:0",
+    "claude-sonnet-4-5": "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class CachePricing:
