@@ -209,5 +209,7 @@ _HANDLERS: Final[dict[str, Callable[[MessageStreamDecoder, dict[str, Any], list[
     "message_delta": MessageStreamDecoder._message_delta,
     "message_stop": MessageStreamDecoder._message_stop,
     "ping": _ignore,
+    # Vertex AI's extra usage report: the message events already carry the same counts.
+    "vertex_event": _ignore,
     "error": MessageStreamDecoder._error,
 }

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final
 
 from axio.models import Capability, ModelRegistry, ModelSpec
 
-__all__ = ["ANTHROPIC_MODELS", "DEFAULT_MODEL", "CachePricing", "cost_usd"]
+__all__ = ["ANTHROPIC_MODELS", "DEFAULT_MODEL", "VERTEX_MODEL_IDS", "CachePricing", "cost_usd", "vertex_model_id"]
 
 _REASONING: Final = frozenset({Capability.text, Capability.vision, Capability.reasoning, Capability.tool_use})
 
@@ -47,6 +50,30 @@ BEDROCK_MODEL_IDS: Final = {
     "claude-opus-4-5": "global.anthropic.claude-opus-4-5-20251101-v1:0",
     "claude-sonnet-4-5": "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
 }
+
+#: The catalogue's ids as Vertex AI names them: dated models take ``@date``, the 4.6 ones are bare.
+VERTEX_MODEL_IDS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "claude-opus-4-6": "claude-opus-4-6",
+        "claude-sonnet-4-6": "claude-sonnet-4-6",
+        "claude-haiku-4-5": "claude-haiku-4-5@20251001",
+        "claude-haiku-4-5-20251001": "claude-haiku-4-5@20251001",
+        "claude-opus-4-5": "claude-opus-4-5@20251101",
+        "claude-sonnet-4-5": "claude-sonnet-4-5@20250929",
+    }
+)
+_DATED: Final = re.compile(r"(claude-[a-z0-9-]+?)-(20[0-9]{6})")
+
+
+def vertex_model_id(model_id: str) -> str:
+    """The id Vertex AI knows a model by: from the table, ``name-YYYYMMDD`` as ``name@YYYYMMDD``,
+    anything else (an ``@`` id, a model newer than the table) as given."""
+    model_id = model_id.removeprefix("anthropic/")  # Vertex Model Garden's spelling, as 0.12.2 took it
+    if (known := VERTEX_MODEL_IDS.get(model_id)) is not None:
+        return known
+    if (dated := _DATED.fullmatch(model_id)) is not None:
+        return f"{dated.group(1)}@{dated.group(2)}"
+    return model_id
 
 
 @dataclass(frozen=True, slots=True)
