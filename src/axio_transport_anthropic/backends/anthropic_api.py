@@ -28,6 +28,9 @@ class AnthropicAPI:
     def __init__(self, transport: AnthropicTransport) -> None:
         self._transport = transport
 
+    async def prepare(self) -> None:
+        return None  # the key or token is a setting: nothing to load
+
     def url(self) -> str:
         return f"{self._transport.base_url.rstrip('/')}/messages"
 

@@ -1,5 +1,5 @@
-"""What a backend must answer. Pure where it can be: only ``authorize`` may do IO (a token refresh
-or a credential lookup, off the event loop)."""
+"""What a backend must answer. Pure where it can be: only ``prepare`` and ``authorize`` may do IO
+(a credential lookup or a token refresh, off the event loop)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,11 @@ class Backend(Protocol):
     """What a 200 that carries the stream says it is."""
     request_id_header: str
     """The response header naming the request, for support tickets and traces."""
+
+    async def prepare(self) -> None:
+        """Load, once, what ``url()`` needs: Vertex AI's credentials, which may name the project.
+        Called before ``url()`` in every ``stream()`` call; raises ``ConfigurationError``."""
+        ...
 
     def url(self) -> str:
         """Where the stream is requested, for the transport's current model."""
