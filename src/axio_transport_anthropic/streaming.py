@@ -42,9 +42,9 @@ async def stream_events(
     labels: Mapping[str, str],
 ) -> AsyncIterator[StreamEvent]:
     backend = t.backend()
+    await backend.prepare()
     body = encode_body(t.build_payload(messages, tools, system))
     headers = backend.headers()
-    secrets = backend.secrets()
     url = backend.url()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + t.deadline if t.deadline is not None else None
@@ -55,6 +55,8 @@ async def stream_events(
         observer = telemetry.start(_request_info(t, backend, url, messages, tools, system, parent, labels))
     decoder = MessageStreamDecoder(backend.framing())
     attempt = 0
+    #: 1 once a 401 was answered with fresh credentials: at most once a call.
+    reauthorized = 0
     outcome: Outcome = "error"
     error: BaseException | None = None
     session, own_session = t._session()
@@ -72,6 +74,8 @@ async def stream_events(
             try:
                 # After attempt_started, which may add traceparent: a signature covers it.
                 await backend.authorize(url, sent, body)
+                # After authorize: a token refreshed for this attempt is a secret too.
+                secrets = backend.secrets()
                 batches = read_attempt(session, backend, url, body, sent, decoder, timeouts, secrets, state)
                 try:
                     async for batch in batches:
@@ -105,7 +109,13 @@ async def stream_events(
                 observer.attempt_ended(
                     AttemptReport(attempt, status, state.request_id, state.headers, failed.error, failed.reason)
                 )
-                wait = retry_wait(t, failed, attempt, committed, loop.time(), deadline)
+                if status == 401 and not reauthorized and backend.rejected():
+                    # Credentials that expire may have been revoked or rotated early: one more
+                    # attempt with fresh ones, at once. Not a retry of a failing service, so
+                    # neither backoff nor max_retries applies; the 401 attempt is still reported.
+                    reauthorized = 1
+                    continue
+                wait = retry_wait(t, failed, attempt - reauthorized, committed, loop.time(), deadline)
                 if wait is None:
                     raise failed.error from failed.__cause__
                 delay, asked = wait
