@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 
 from axio_transport_anthropic.telemetry.instruments import OUTPUT_TOKEN_BUCKETS
 
+from .agent_checks import check_agent_runs
 from .host import Call, Host, LogCapture
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ def check_scenario(
     if recorder is not None:
         _check_spans(problems, host, recorder)
         _check_log_ids(problems, whole, logs, recorder)
+    check_agent_runs(problems, host, recorder)
 
 
 def _check_spans(problems: Problems, host: Host, recorder: Recorder) -> None:
@@ -141,7 +143,7 @@ def _check_attempts_are_their_own(problems: Problems, exported: Sequence[Readabl
 
 
 def _kind_name(kind: int | None) -> str:
-    return {None: "dropped or missing", 0: "host", 1: "request", 2: "attempt"}[kind]
+    return {None: "dropped or missing", 0: "host", 1: "request", 2: "attempt", 3: "agent", 4: "tool"}[kind]
 
 
 def _check_request_parent(problems: Problems, call: Call, recorder: Recorder) -> None:

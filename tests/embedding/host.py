@@ -25,7 +25,7 @@ from opentelemetry.trace import INVALID_SPAN_CONTEXT, SpanContext, Tracer
 
 from axio_transport_anthropic import AnthropicTransport
 
-__all__ = ["Call", "Host", "HostSpan", "LogCapture", "Tap"]
+__all__ = ["AgentRecord", "Call", "Host", "HostSpan", "LogCapture", "Tap"]
 
 _HOST: ContextVar[SpanContext] = ContextVar("embedding_host_span", default=INVALID_SPAN_CONTEXT)
 
@@ -61,21 +61,36 @@ class HostSpan:
     expected_parent: SpanContext
 
 
+@dataclass(slots=True)
+class AgentRecord:
+    """One instrumented agent run as the host saw it: how it was ended, the host span it started
+    under, and the OpenTelemetry span current at each ``stream()`` and inside each tool call."""
+
+    mode: str
+    host: SpanContext = INVALID_SPAN_CONTEXT
+    streams: list[SpanContext] = field(default_factory=list)
+    tools: list[SpanContext] = field(default_factory=list)
+
+
 @dataclass
 class Host:
     tracer: Tracer
     calls: list[Call] = field(default_factory=list)
     spans: list[HostSpan] = field(default_factory=list)
+    agent_runs: list[AgentRecord] = field(default_factory=list)
+    #: ``axio_anthropic_agent_runs_total`` by outcome before the instrumented runs began.
+    runs_before: dict[str, float] = field(default_factory=dict)
     #: What went wrong as the host saw it (its current span not its own, a scenario not doing
     #: what it meant to), by kind.
     anomalies: Counter[tuple[str, str]] = field(default_factory=Counter)
     _asked: int = 0
 
     @contextmanager
-    def span(self, name: str, *, kept: bool = False) -> Iterator[SpanContext]:
+    def span(self, name: str, *, kept: bool = False, under: SpanContext | None = None) -> Iterator[SpanContext]:
         """A host span, current in the host's context, noted as the host's own; ``kept``: its
-        parent is checked (a span opened while consuming a stream)."""
-        expected = _HOST.get()
+        parent is checked (a span opened while consuming a stream) to be ``under``, by default the
+        host's own current span."""
+        expected = _HOST.get() if under is None else under
         with self.tracer.start_as_current_span(name) as span:
             context = span.get_span_context()
             if kept:
@@ -98,9 +113,18 @@ class Host:
         text = f"q{self._asked} " + "x" * (self._asked * 7 % 57)
         return [Message(role="user", content=[TextBlock(text=text)])]
 
-    def call(self, label: str) -> Call:
-        self.check_context(f"{label}: stream() called")
-        call = Call(label, _HOST.get())
+    def current(self) -> SpanContext:
+        """The host's own current span, by its own record."""
+        return _HOST.get()
+
+    def call(self, label: str, run: AgentRecord | None = None) -> Call:
+        """``run``: an instrumented agent's call, whose parent is what is current (its run's span)."""
+        if run is None:
+            self.check_context(f"{label}: stream() called")
+            call = Call(label, _HOST.get())
+        else:
+            call = Call(label, trace.get_current_span().get_span_context())
+            run.streams.append(call.parent)
         self.calls.append(call)
         return call
 
@@ -129,6 +153,8 @@ class Host:
         self.calls.clear()
         self.spans.clear()
         self.anomalies.clear()
+        self.agent_runs.clear()
+        self.runs_before.clear()
 
 
 @dataclass
@@ -138,9 +164,10 @@ class Tap:
 
     transport: AnthropicTransport
     host: Host
+    run: AgentRecord | None = None
 
     def stream(self, messages: list[Message], tools: list[Tool[Any]], system: str) -> AsyncIterator[StreamEvent]:
-        call = self.host.call("agent")
+        call = self.host.call("agent", self.run)
         return _noted(call, self.transport.stream(messages, tools, system))
 
 

@@ -15,16 +15,22 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-__all__ = ["CHAT", "HOST", "POST", "Recorder", "kind_of"]
+__all__ = ["AGENT", "CHAT", "HOST", "POST", "TOOL", "Recorder", "kind_of"]
 
 HOST: Final = 0
 CHAT: Final = 1
 POST: Final = 2
+AGENT: Final = 3
+TOOL: Final = 4
 
 
 def kind_of(name: str) -> int:
     if name.startswith("chat "):
         return CHAT
+    if name.startswith("invoke_agent"):
+        return AGENT
+    if name.startswith("execute_tool "):
+        return TOOL
     return POST if name == "POST" else HOST
 
 

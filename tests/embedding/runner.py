@@ -16,6 +16,7 @@ from contextlib import AsyncExitStack, contextmanager
 from axio_transport_anthropic import AnthropicTransport
 from axio_transport_anthropic.simulator import FaultProfile, Simulator
 
+from .agent_checks import agent_runs_settled
 from .checks import ExemplarWatch, Problems, check_exemplars, check_scenario, in_flight, settle
 from .environments import Environment
 from .host import Host, LogCapture
@@ -68,7 +69,8 @@ class Runner:
     def _released(self) -> bool:
         recorder = self.env.recorder
         open_spans = recorder.open_spans() if recorder is not None else []
-        return not (in_flight(self.model) or open_spans or any(sim.open_streams for sim in self.sims))
+        pending = in_flight(self.model) or open_spans or any(sim.open_streams for sim in self.sims)
+        return not pending and agent_runs_settled(self.stage.host)
 
     def _forget(self) -> None:
         """Drop what the checks kept of a scenario, so that snapshots measure the transport."""

@@ -7,18 +7,16 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
-from axio import Agent
-from axio.context import MemoryContextStore
 from axio.events import StreamEvent, TextDelta
-from axio.tool import Tool
 
 from axio_transport_anthropic import AnthropicTransport
 
-from .host import Call, Host, Tap
+from .agent_runs import agents
+from .host import Call, Host
 
 __all__ = ["SCENARIOS", "Stage", "warm_up"]
 
@@ -227,32 +225,6 @@ async def alternating(stage: Stage, count: int = 30, *, watch: bool = True) -> N
         await stage.alone(one(i))
 
 
-async def agents(stage: Stage, width: int = 4, rounds: int = 3) -> None:
-    """Several axio Agents at once, each with a transport of its own, running a tool loop."""
-    host = stage.host
-
-    async def weather(city: str) -> str:
-        """Current weather for a city."""
-        with host.span("host.tool", kept=True):
-            await asyncio.sleep(0)
-        return f"{city}: sunny, 21C"
-
-    async def one(i: int) -> None:
-        async with AsyncExitStack() as stack:
-            transport = stage.bare()
-            if i % 2:
-                await stack.enter_async_context(transport)
-            tools: list[Tool[Any]] = [Tool(name="weather", handler=weather)]
-            agent = Agent(system="You answer weather questions.", transport=Tap(transport, host), tools=tools)
-            with stage.unit(i + 1, "host.agent"):
-                answer = await agent.run(f"Weather in city {i}?", MemoryContextStore())
-            if not answer:
-                host.anomalies["an agent returned no answer", "agents"] += 1
-
-    for _ in range(rounds):
-        await asyncio.gather(*(one(i) for i in range(width)))
-
-
 async def mix(stage: Stage) -> None:
     """All of the above at once, smaller."""
     await asyncio.gather(
@@ -263,7 +235,7 @@ async def mix(stage: Stage) -> None:
         nested(stage, 8, watch=False),
         tasks_inside(stage, 5),
         alternating(stage, 9, watch=False),
-        agents(stage, 2, 1),
+        agents(stage, 3, 2),
     )
 
 
