@@ -1,5 +1,6 @@
 """Anthropic Claude transport for axio: streaming, production retries, a built-in simulator."""
 
+from .bedrock_transport import BedrockTransport
 from .decoder import PROVIDER, MessageStreamDecoder
 from .errors import (
     AnthropicError,
@@ -24,6 +25,7 @@ __all__ = [
     "APITimeoutError",
     "AnthropicError",
     "AnthropicTransport",
+    "BedrockTransport",
     "ConfigurationError",
     "InStreamError",
     "MessageStreamDecoder",
