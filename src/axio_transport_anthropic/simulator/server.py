@@ -14,6 +14,8 @@ from typing import Any, Final, Self
 from aiohttp import web
 
 from ..models import ANTHROPIC_MODELS
+from .bedrock import PATH as BEDROCK_PATH
+from .bedrock import BedrockRoute
 from .cache import PromptCache
 from .catalogue import model_entries, model_entry
 from .chunking import CHUNKINGS, Chunking, make_chunker
@@ -99,6 +101,7 @@ class Simulator:
         self._runner: web.AppRunner | None = None
         self._bodies = OpenBodies()
         self._streams_started = 0
+        self.bedrock = BedrockRoute(self)
 
     @property
     def base_url(self) -> str:
@@ -137,6 +140,7 @@ class Simulator:
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/v1/models/{model_id}", self._model)
+        app.router.add_post(BEDROCK_PATH, self.bedrock.handle)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         # handler_cancellation: a client that hangs up must end its stalled handler right away.
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
