@@ -1,0 +1,347 @@
+"""BedrockTransport against the simulator's Bedrock route, through botocore's real code paths:
+the signature the simulator checks was made over exactly what aiohttp sent, every attempt is
+signed again, the default credential chain runs in a worker thread and picks up rotated keys,
+a Bedrock API key works alone, and Bedrock's errors and in-stream exceptions retry as their HTTP
+equivalents, never once output has reached the caller."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import botocore.credentials
+import botocore.session
+import pytest
+from axio.events import IterationEnd, TextDelta
+
+from axio_transport_anthropic import APIStatusError, BedrockTransport, InStreamError
+from axio_transport_anthropic.backends.aws_credentials import CredentialsUnavailable
+from axio_transport_anthropic.simulator import Fault, Reply, Simulator
+from axio_transport_anthropic.simulator.bedrock_auth import TEST_KEYS
+from axio_transport_anthropic.streaming import _request_info
+
+from .bedrock_support import ROTATED_KEYS, SESSION_KEYS, CredentialProcess, bedrock, isolate_aws
+from .leaks import Captured, assert_released
+from .support import collect, user
+
+pytestmark = pytest.mark.timeout(30)
+
+PLAIN = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+ARN = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+@pytest.fixture(autouse=True)
+def aws_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return isolate_aws(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+async def sim() -> Any:
+    async with Simulator() as server:
+        yield server
+
+
+def text_of(events: list[Any]) -> str:
+    return "".join(e.delta for e in events if isinstance(e, TextDelta))
+
+
+# ── the signature ───────────────────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize("model", [PLAIN, ARN], ids=["id with a colon", "ARN with a slash"])
+async def test_the_signature_covers_the_path_as_it_is_sent(sim: Simulator, model: str) -> None:
+    sim.enqueue(Reply.text("signed and verified"))
+    events = await collect(bedrock(sim, model=model))
+    assert text_of(events) == "signed and verified"
+    [seen] = sim.requests
+    assert seen.path == f"/model/{model}/invoke-with-response-stream"
+    assert seen.headers["authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={TEST_KEYS.access_key_id}/")
+    assert "/us-east-1/bedrock/aws4_request" in seen.headers["authorization"]
+    assert seen.body["anthropic_version"] == "bedrock-2023-05-31" and "model" not in seen.body
+
+
+async def test_a_path_signed_in_another_spelling_than_sent_is_refused(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reason for signing the URL as yarl writes it: botocore's own %3A goes out as ":"."""
+    from axio_transport_anthropic.backends.sigv4 import sign as original
+
+    def as_botocore_quotes(credentials: Any, region: str, url: str, headers: dict[str, str], body: bytes) -> str:
+        return original(credentials, region, url.replace("-v1:0/", "-v1%3A0/"), headers, body)
+
+    monkeypatch.setattr("axio_transport_anthropic.backends.bedrock.sign", as_botocore_quotes)
+    with pytest.raises(APIStatusError) as caught:
+        await collect(bedrock(sim, model=PLAIN))
+    assert (caught.value.status, caught.value.error_type) == (403, "InvalidSignatureException")
+
+
+@pytest.mark.timeout(20)
+async def test_every_attempt_is_signed_again(sim: Simulator) -> None:
+    # A second apart, so the signing time differs: the date is signed to the second.
+    sim.inject(Fault.http_error(429, "ThrottlingException", "Too many requests", {"retry-after": "1.1"}))
+    await collect(bedrock(sim))
+    first, second = sim.requests
+    assert first.headers["x-amz-date"] != second.headers["x-amz-date"]
+    assert first.headers["authorization"] != second.headers["authorization"]
+
+
+async def test_session_credentials_send_their_token(sim: Simulator) -> None:
+    sim.bedrock.auth.rotate(SESSION_KEYS)
+    await collect(bedrock(sim, SESSION_KEYS))
+    assert sim.requests[-1].headers["x-amz-security-token"] == SESSION_KEYS.session_token
+
+
+async def test_a_bedrock_api_key_is_sent_as_a_bearer_token(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    sim.bedrock.auth.api_keys.add("bedrock-api-key-from-the-environment")
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "bedrock-api-key-from-the-environment")
+    await collect(bedrock(sim, keys=None))
+    headers = sim.requests[-1].headers
+    assert headers["authorization"] == "Bearer bedrock-api-key-from-the-environment"
+    assert "x-amz-date" not in headers and "x-api-key" not in headers
+
+
+# ── credentials from the default chain ──────────────────────────────────────────────────────
+
+
+async def test_credentials_from_the_environment(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", TEST_KEYS.access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", TEST_KEYS.secret_access_key)
+    assert text_of(await collect(bedrock(sim, keys=None)))
+
+
+@pytest.fixture
+def loop_thread_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
+    """Each call of botocore's blocking entry points, and whether it ran on the event loop's thread."""
+    calls: list[tuple[str, bool]] = []
+    loop_thread = threading.get_ident()
+
+    def spy(owner: Any, name: str) -> None:
+        real: Callable[..., Any] = getattr(owner, name)
+
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            calls.append((name, threading.get_ident() == loop_thread))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, recorded)
+
+    spy(botocore.session.Session, "get_credentials")
+    spy(botocore.session.Session, "get_config_variable")
+    spy(botocore.credentials.RefreshableCredentials, "get_frozen_credentials")
+    spy(botocore.credentials.Credentials, "get_frozen_credentials")
+    return calls
+
+
+async def test_the_chain_never_runs_on_the_event_loop(
+    sim: Simulator, tmp_path: Path, aws_config: Path, loop_thread_calls: list[tuple[str, bool]]
+) -> None:
+    process = CredentialProcess(tmp_path, aws_config)
+    process.set(SESSION_KEYS)
+    sim.bedrock.auth.rotate(SESSION_KEYS)
+    t = bedrock(sim, keys=None, aws_profile=process.profile, aws_region="")
+    async with t:
+        for _ in range(3):
+            await collect(t)
+    names = {name for name, _ in loop_thread_calls}
+    assert {"get_credentials", "get_config_variable", "get_frozen_credentials"} <= names
+    assert [call for call in loop_thread_calls if call[1]] == []
+    assert process.runs == 1  # resolved once, then reused while fresh
+
+
+async def test_concurrent_streams_wait_for_one_resolution(sim: Simulator, tmp_path: Path, aws_config: Path) -> None:
+    process = CredentialProcess(tmp_path, aws_config)
+    process.set(SESSION_KEYS)
+    sim.bedrock.auth.rotate(SESSION_KEYS)
+    t = bedrock(sim, keys=None, aws_profile=process.profile)
+    async with t:
+        results = await asyncio.gather(*(collect(t) for _ in range(6)))
+    assert all(isinstance(events[-1], IterationEnd) for events in results)
+    assert process.runs == 1
+
+
+async def test_credentials_near_expiry_are_refreshed_and_rotated_keys_used(
+    sim: Simulator, tmp_path: Path, aws_config: Path
+) -> None:
+    """botocore refreshes a set that expires within 15 minutes: the next request signs with the
+    keys the source hands out then."""
+    process = CredentialProcess(tmp_path, aws_config, lifetime=timedelta(minutes=5))
+    process.set(SESSION_KEYS)
+    sim.bedrock.auth.rotate(SESSION_KEYS)
+    t = bedrock(sim, keys=None, aws_profile=process.profile)
+    async with t:
+        await collect(t)
+        process.set(ROTATED_KEYS)
+        sim.bedrock.auth.rotate(ROTATED_KEYS)
+        await collect(t)
+    assert [r.headers["x-amz-security-token"] for r in sim.requests] == [
+        SESSION_KEYS.session_token,
+        ROTATED_KEYS.session_token,
+    ]
+
+
+@pytest.mark.xfail(strict=True, reason="the retry loop re-authorizes after a 401 only; AWS rejects keys with a 403")
+async def test_after_a_403_the_chain_is_walked_again(sim: Simulator, tmp_path: Path, aws_config: Path) -> None:
+    """Keys rotated before they were due to expire: the cached set is refused (403
+    ExpiredTokenException), ``rejected()`` drops it, and the next attempt signs with the new keys."""
+    process = CredentialProcess(tmp_path, aws_config)
+    process.set(SESSION_KEYS)
+    sim.bedrock.auth.rotate(SESSION_KEYS)
+    t = bedrock(sim, keys=None, aws_profile=process.profile, max_retries=0)
+    async with t:
+        await collect(t)
+        process.set(ROTATED_KEYS)
+        sim.bedrock.auth.rotate(ROTATED_KEYS)
+        assert text_of(await collect(t))
+    assert [r.headers["x-amz-security-token"] for r in sim.requests] == [
+        SESSION_KEYS.session_token,
+        SESSION_KEYS.session_token,
+        ROTATED_KEYS.session_token,
+    ]
+    assert process.runs == 2
+
+
+async def test_static_keys_refused_are_not_retried(sim: Simulator) -> None:
+    sim.bedrock.auth.rotate(SESSION_KEYS)
+    with pytest.raises(APIStatusError) as caught:
+        await collect(bedrock(sim))
+    assert (caught.value.status, caught.value.error_type, caught.value.attempts) == (403, "ExpiredTokenException", 1)
+    assert caught.value.request_id == sim.requests[-1].request_id
+
+
+async def test_no_credentials_anywhere_is_said_before_any_request(sim: Simulator) -> None:
+    with pytest.raises(CredentialsUnavailable, match="no AWS credentials found") as caught:
+        await collect(bedrock(sim, keys=None))
+    assert caught.value.attempts == 1
+    assert sim.requests == []
+
+
+# ── errors and in-stream exceptions ─────────────────────────────────────────────────────────
+
+
+RETRIED = ["throttlingException", "serviceUnavailableException", "internalServerException",
+           "modelStreamErrorException", "modelTimeoutException"]  # fmt: skip
+
+
+@pytest.mark.parametrize("exception", RETRIED)
+@pytest.mark.parametrize("after_events", [0, 1], ids=["first frame", "after message_start"])
+async def test_in_stream_exceptions_before_output_are_retried(
+    sim: Simulator, exception: str, after_events: int
+) -> None:
+    sim.enqueue(Reply.text("after the exception"))
+    sim.inject(Fault.stream_error(exception, "Bedrock hiccup", after_events=after_events))
+    events = await collect(bedrock(sim))
+    assert text_of(events) == "after the exception"
+    assert [r.fault for r in sim.requests] == ["stream_error", None]
+
+
+async def test_a_validation_exception_is_not_retried(sim: Simulator) -> None:
+    sim.inject(Fault.stream_error("validationException", "Input is too long for requested model.", after_events=0))
+    with pytest.raises(InStreamError) as caught:
+        await collect(bedrock(sim))
+    assert (caught.value.error_type, caught.value.attempts) == ("validationException", 1)
+    assert caught.value.message == "Input is too long for requested model."
+    assert caught.value.request_id == sim.requests[-1].request_id
+    assert len(sim.requests) == 1
+
+
+@pytest.mark.parametrize("exception", [*RETRIED, "validationException"])
+async def test_in_stream_exceptions_after_output_are_raised_never_replayed(sim: Simulator, exception: str) -> None:
+    sim.enqueue(Reply.text("one two three four five six seven eight"), Reply.text("a replay"))
+    sim.inject(Fault.stream_error(exception, "mid-answer", after_events=3))
+    seen: list[Any] = []
+    with pytest.raises(InStreamError) as caught:
+        await consume(bedrock(sim), seen)
+    assert caught.value.error_type == exception and caught.value.attempts == 1
+    assert text_of(seen) == "one two "  # what arrived before the exception, once
+    assert len(sim.requests) == 1
+
+
+async def consume(t: BedrockTransport, seen: list[Any]) -> None:
+    async for event in t.stream(user("hi"), [], ""):
+        seen.append(event)
+
+
+async def test_a_throttling_storm_then_success_within_max_retries(sim: Simulator) -> None:
+    sim.inject(*[Fault.rate_limited()] * 8)
+    sim.enqueue(Reply.text("through the storm"))
+    events = await collect(bedrock(sim, max_retries=10))
+    assert text_of(events) == "through the storm"
+    assert [r.fault for r in sim.requests] == ["rate_limited"] * 8 + [None]
+    # Every attempt signed: nine requests, each verified by the simulator.
+    assert all(r.headers["authorization"].startswith("AWS4-HMAC-SHA256") for r in sim.requests)
+
+
+async def test_a_storm_longer_than_max_retries_ends_in_a_429(sim: Simulator) -> None:
+    sim.inject(*[Fault.rate_limited()] * 5)
+    with pytest.raises(APIStatusError) as caught:
+        await collect(bedrock(sim, max_retries=3))
+    error = caught.value
+    assert (error.status, error.error_type, error.attempts) == (429, "ThrottlingException", 4)
+    assert error.message == "Too many requests, please wait before trying again."
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault.overloaded(), Fault.server_error(500), Fault.server_error(503, plain_text=True), Fault.reset(),
+     Fault.reset(after_events=1), Fault.slow_first_byte(0.3)],
+    ids=["overloaded as 503", "500", "a proxy's plain 503", "reset", "reset after message_start", "slow first byte"],
+)  # fmt: skip
+async def test_faults_that_are_retried(sim: Simulator, fault: Fault) -> None:
+    sim.inject(fault)
+    assert text_of(await collect(bedrock(sim, first_byte_timeout=0.2)))
+    assert len(sim.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("fault", "error_type"),
+    [
+        (Fault.http_error(424, "ModelErrorException", "The model failed"), "ModelErrorException"),
+        (Fault.http_error(400, "ServiceQuotaExceededException", "quota"), "ServiceQuotaExceededException"),
+        (Fault.http_error(404, "not_found_error", "no such model"), "ResourceNotFoundException"),
+    ],
+)
+async def test_faults_that_are_not(sim: Simulator, fault: Fault, error_type: str) -> None:
+    sim.inject(fault)
+    with pytest.raises(APIStatusError) as caught:
+        await collect(bedrock(sim))
+    assert (caught.value.status, caught.value.error_type, caught.value.attempts) == (fault.status, error_type, 1)
+
+
+# ── request ids, telemetry ──────────────────────────────────────────────────────────────────
+
+
+async def test_the_request_id_and_provider_reach_errors_and_spans(sim: Simulator) -> None:
+    captured = Captured()
+    sim.inject(Fault.rate_limited(), Fault.http_error(400, "ValidationException", "messages: too long"))
+    t = bedrock(sim, telemetry=captured.config(), max_retries=3)
+    async with t:
+        with pytest.raises(APIStatusError) as caught:
+            await collect(t)
+        await assert_released(t._owned or t.session, captured, (t.model.id,), sim)  # type: ignore[arg-type]
+    ids = [r.request_id for r in sim.requests]
+    assert caught.value.request_id == ids[-1]
+    assert caught.value.error_type == "ValidationException"
+    spans = captured.spans()
+    attempts = [s for s in spans if s.name == "POST"]
+    [request] = [s for s in spans if s.name != "POST"]
+    assert [(s.attributes or {}).get("anthropic.request_id") for s in attempts] == ids
+    attributes = request.attributes or {}
+    assert attributes["anthropic.request_id"] == ids[-1]
+    assert attributes["gen_ai.provider.name"] == "aws.bedrock"
+    assert attributes["server.address"] == "127.0.0.1"
+    assert attributes["error.type"] == "ValidationException"
+
+
+async def test_the_server_address_is_bedrocks_host() -> None:
+    transport = BedrockTransport(aws_region="eu-west-3", aws_access_key_id="AKIA0000", aws_secret_access_key="x" * 8)
+    backend = transport.backend()
+    await backend.prepare()
+    info = _request_info(transport, backend, backend.url(), [], [], "", None, {})
+    assert (info.provider, info.server_address, info.server_port) == (
+        "aws.bedrock",
+        "bedrock-runtime.eu-west-3.amazonaws.com",
+        443,
+    )
