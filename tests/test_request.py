@@ -628,11 +628,12 @@ def test_breakpoints_on_last_tool_last_system_block_and_last_block_of_last_messa
     assert len(markers(body)) == 3
 
 
-def test_only_the_last_system_block_is_marked() -> None:
+def test_only_the_callers_system_prompt_is_marked() -> None:
+    # As 0.12.2: history's system messages follow the prompt, unmarked (they change between turns).
     body = build([system_message("second"), user("hi")], system="first")
     assert body["system"] == [
-        {"type": "text", "text": "first"},
-        {"type": "text", "text": "second", "cache_control": EPHEMERAL},
+        {"type": "text", "text": "first", "cache_control": EPHEMERAL},
+        {"type": "text", "text": "second"},
     ]
 
 

@@ -1,7 +1,7 @@
 """axio messages and tools to a Messages API request body, with no IO.
 
-Prompt caching is decided here: breakpoints go on the system prompt, the last tool and the last
-cacheable block of the last message, never more than the API's limit of four in all.
+Prompt caching is decided here: breakpoints go on the caller's system prompt, the last tool and the
+last cacheable block of the last message, never more than the API's limit of four in all.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def build_body(
     if tools:
         body["tools"] = [_tool(t, options.eager_tool_streaming) for t in tools]
     if options.prompt_caching:
-        _place_breakpoints(body, options.cache_ttl)
+        _place_breakpoints(body, options.cache_ttl, system_blocks[0] if system else None)
     for name in ("temperature", "top_p", "top_k"):
         if (value := getattr(options, name)) is not None:
             body[name] = value
@@ -226,14 +226,16 @@ def _thinking(block: ReasoningBlock) -> dict[str, Any] | None:
     return {"type": "thinking", "thinking": block.text, "signature": signed}
 
 
-def _place_breakpoints(body: dict[str, Any], ttl: Literal["5m", "1h"]) -> None:
-    """Mark the ends of the stable prefixes: system, tools, then the conversation so far."""
+def _place_breakpoints(body: dict[str, Any], ttl: Literal["5m", "1h"], prompt: dict[str, Any] | None) -> None:
+    """Mark the ends of the stable prefixes: tools, the caller's system prompt, then the
+    conversation so far. System messages from the history (appended after the prompt, as 0.12.2
+    did) are left unmarked: they change between turns, the prompt does not."""
     marker: dict[str, str] = {"type": "ephemeral"} if ttl == "5m" else {"type": "ephemeral", "ttl": "1h"}
     candidates: list[dict[str, Any]] = []
     if body.get("tools"):
         candidates.append(body["tools"][-1])
-    if body.get("system"):
-        candidates.append(body["system"][-1])
+    if prompt is not None:
+        candidates.append(prompt)
     if body["messages"]:
         last = _last_cacheable(body["messages"][-1]["content"])
         if last is not None:
