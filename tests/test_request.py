@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from axio_transport_anthropic import ANTHROPIC_MODELS, AnthropicTransport, document_block
 from axio_transport_anthropic.errors import ConfigurationError
-from axio_transport_anthropic.request import RequestOptions, build_body
+from axio_transport_anthropic.request import MAX_CACHE_BREAKPOINTS, RequestOptions, build_body
 
 MODEL = "claude-sonnet-4-6"
 EPHEMERAL = {"type": "ephemeral"}
@@ -871,7 +871,8 @@ def test_random_conversations_make_a_valid_body(
             for b in m.content
             if isinstance(b, ProviderBlock) and b.provider == "anthropic" and "cache_control" in b.data
         ]
-        assert len(found) == len(replayed)
+        # The earliest go past the API's limit, as with caching on.
+        assert len(found) == min(len(replayed), MAX_CACHE_BREAKPOINTS)
     for turn in body["messages"]:
         assert turn["role"] in ("user", "assistant")
         assert isinstance(turn["content"], list)

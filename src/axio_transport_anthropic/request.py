@@ -119,6 +119,9 @@ def build_body(
         body["tools"] = [_tool(t, options.eager_tool_streaming) for t in tools]
     if options.prompt_caching:
         _place_breakpoints(body, options.cache_ttl, system_blocks[0] if system else None)
+    else:
+        # Caller-supplied blocks (documents) may carry breakpoints of their own, caching on or off.
+        _enforce_limit(body)
     for name in ("temperature", "top_p", "top_k"):
         if (value := getattr(options, name)) is not None:
             body[name] = value
