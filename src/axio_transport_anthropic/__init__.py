@@ -13,13 +13,20 @@ from .errors import (
 )
 from .models import ANTHROPIC_MODELS, cost_usd
 from .request import document_block
-from .transport import ANTHROPIC_API_VERSION, DEFAULT_BASE_URL, AnthropicTransport
+from .transport import (
+    ANTHROPIC_API_VERSION,
+    DEFAULT_BASE_URL,
+    VERTEX_ANTHROPIC_VERSION,
+    AnthropicTransport,
+    VertexAITransport,
+)
 
 __all__ = [
     "ANTHROPIC_API_VERSION",
     "ANTHROPIC_MODELS",
     "DEFAULT_BASE_URL",
     "PROVIDER",
+    "VERTEX_ANTHROPIC_VERSION",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
@@ -30,6 +37,7 @@ __all__ = [
     "InStreamError",
     "MessageStreamDecoder",
     "ProtocolError",
+    "VertexAITransport",
     "cost_usd",
     "document_block",
 ]

@@ -82,6 +82,8 @@ def lenient() -> Iterator[None]:
 
 def missing_credentials(t: AnthropicTransport) -> bool:
     """Anthropic's own API needs a key or a token; a gateway or the simulator may need neither."""
+    if t.vertexai:
+        return False  # Google credentials: loaded, and refused if missing, when first used
     if t.api_key or t.auth_token or any(name.lower() in _CREDENTIAL_HEADERS for name in t.default_headers):
         return False
     return urlsplit(t.base_url).hostname == _ANTHROPIC_HOST

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 import aiohttp
 from axio.models import Capability, ModelRegistry, ModelSpec
 
-from . import auth
+from . import auth, vertex_settings
 from .errors import ConfigurationError
 from .models import ANTHROPIC_MODELS, DEFAULT_MODEL
 from .settings import NULLABLE, NUMBERS, from_text, shown
@@ -29,10 +29,11 @@ logger = logging.getLogger("axio_transport_anthropic")
 _REDACTED: Final = "[redacted]"
 _FLAGS: Final = ("prompt_caching",)
 _CREDENTIALS: Final = {"api_key": auth.env_api_key, "auth_token": auth.env_auth_token}
+_VERTEX: Final = ("vertexai", "project", "location")
 #: Every setting ``to_dict`` writes.
 KNOWN: Final = frozenset(
     {"name", "base_url", "model", "models", "cache_ttl", "default_headers", "betas", *_CREDENTIALS, *NUMBERS, *_FLAGS}
-)
+) | frozenset(_VERTEX)
 
 
 def dump(t: AnthropicTransport, *, redact: bool) -> dict[str, Any]:
@@ -51,6 +52,13 @@ def dump(t: AnthropicTransport, *, redact: bool) -> dict[str, Any]:
         value = getattr(t, name)
         if value is not None or name in NULLABLE:
             out[name] = value
+    if t.vertexai:
+        out.update(vertexai=True, project=t.project, location=t.location)
+        # Only a Vertex root given as such: the default names the direct API, not Google's host.
+        if (override := vertex_settings.base_url_override(t)) is not None:
+            out["base_url"] = override
+        else:
+            del out["base_url"]
     return out
 
 
@@ -126,6 +134,7 @@ def load(data: Any, catalogue: ModelRegistry) -> dict[str, Any]:
         kwargs["default_headers"] = headers
     if (betas := _betas(data.get("betas"))) is not None:
         kwargs["betas"] = betas
+    kwargs.update(_vertex(data))
     models = _models(data.get("models"), catalogue)
     kwargs["models"] = models
     saved_model = data.get("model")
@@ -137,6 +146,26 @@ def load(data: Any, catalogue: ModelRegistry) -> dict[str, Any]:
         kwargs["model"] = models.get(DEFAULT_MODEL) or default
     _drop_invalid(kwargs)
     return kwargs
+
+
+def _vertex(data: dict[str, Any]) -> dict[str, Any]:
+    """``vertexai`` as a flag or as text ("true"/"1", as 0.12.2 and axio-tui save it), and the
+    project and location as text."""
+    kept: dict[str, Any] = {}
+    flag = data.get("vertexai")
+    if isinstance(flag, bool):
+        kept["vertexai"] = flag
+    elif isinstance(flag, str) and flag.strip().lower() in ("true", "1", "false", "0", ""):
+        kept["vertexai"] = flag.strip().lower() in ("true", "1")
+    elif flag is not None:
+        logger.warning("Ignoring saved vertexai %s: not true or false", shown(flag))
+    for name in ("project", "location"):
+        value = data.get(name)
+        if isinstance(value, str):
+            kept[name] = value.strip()
+        elif value is not None:
+            logger.warning("Ignoring saved %s %s: not text", name, shown(value))
+    return kept
 
 
 def _saved_credential(name: str, saved: Any, from_env: Callable[[], str]) -> str:
@@ -252,7 +281,9 @@ def _drop_invalid(kwargs: dict[str, Any]) -> None:
     from .transport import AnthropicTransport
 
     for name in list(kwargs):
-        if name in ("models", "model"):
+        # vertexai is never dropped: without google-auth the restore must fail saying so, not
+        # quietly send the conversation to another provider.
+        if name in ("models", "model", "vertexai"):
             continue
         try:
             with auth.lenient():

@@ -19,7 +19,17 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from .transport import AnthropicTransport
 
-__all__ = ["DEFAULT_BASE_URL", "NULLABLE", "NUMBERS", "env_base_url", "from_text", "prepare", "shown", "validate"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "NULLABLE",
+    "NUMBERS",
+    "DefaultBaseURL",
+    "env_base_url",
+    "from_text",
+    "prepare",
+    "shown",
+    "validate",
+]
 
 DEFAULT_BASE_URL: Final = "https://api.anthropic.com/v1"
 NUMBERS: Final[dict[str, Callable[[Any], Any]]] = {
@@ -40,8 +50,15 @@ NUMBERS: Final[dict[str, Callable[[Any], Any]]] = {
 NULLABLE: Final = frozenset({"connect_timeout", "first_byte_timeout", "idle_timeout", "deadline"})
 
 
+class DefaultBaseURL(str):
+    """A base URL the caller did not give (the default, or ``ANTHROPIC_BASE_URL``): it names the
+    direct API, so a Vertex transport goes to Google's host instead."""
+
+    __slots__ = ()
+
+
 def env_base_url() -> str:
-    return os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+    return DefaultBaseURL(os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL)
 
 
 def from_text(name: str, text: str) -> Any:
@@ -64,7 +81,7 @@ def prepare(t: AnthropicTransport) -> None:
     parts = urlsplit(t.base_url)
     if parts.path in ("", "/"):
         # The SDK's convention leaves /v1 out of the base URL (ANTHROPIC_BASE_URL=https://gw).
-        t.base_url = urlunsplit(parts._replace(path="/v1"))
+        t.base_url = type(t.base_url)(urlunsplit(parts._replace(path="/v1")))
     t.default_headers = dict(t.default_headers)
     t.betas = tuple(t.betas)
     auth.check_credentials(t)

@@ -18,7 +18,7 @@ from axio.types import Usage
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 
-from . import auth, restore, settings
+from . import auth, restore, settings, vertex_settings
 from .auth import ANTHROPIC_API_VERSION
 from .backends import AnthropicAPI, Backend
 from .models import ANTHROPIC_MODELS, DEFAULT_MODEL
@@ -27,8 +27,18 @@ from .settings import DEFAULT_BASE_URL
 from .streaming import stream_events
 from .telemetry import TelemetryConfig
 from .telemetry.call_labels import NO_LABELS, current_call_labels
+from .vertex_settings import VERTEX_ANTHROPIC_VERSION
 
-__all__ = ["ANTHROPIC_API_VERSION", "DEFAULT_BASE_URL", "AnthropicTransport"]
+if TYPE_CHECKING:
+    from .backends.google_credentials import GoogleCredentials
+
+__all__ = [
+    "ANTHROPIC_API_VERSION",
+    "DEFAULT_BASE_URL",
+    "VERTEX_ANTHROPIC_VERSION",
+    "AnthropicTransport",
+    "VertexAITransport",
+]
 
 
 @dataclass(slots=True)
@@ -70,6 +80,12 @@ class AnthropicTransport(CompletionTransport):
     """Sent with every request, over the transport's own (a gateway's headers)."""
     betas: tuple[str, ...] = field(default=(), kw_only=True)
     """Sent as ``anthropic-beta``."""
+    vertexai: bool = field(default=False, kw_only=True)
+    """Claude on Google Vertex AI, with Google credentials (also read from "true"/"1", as 0.12.2)."""
+    project: str = field(default="", kw_only=True)
+    """Vertex AI: the Google Cloud project; blank: the environment's, else the credentials'."""
+    location: str = field(default="", kw_only=True)
+    """Vertex AI: a region, ``us``/``eu`` or ``global``; blank: ``CLOUD_ML_REGION``, else ``global``."""
 
     #: Usage of the latest turn, set when its stream ends or is closed (what the axio agent reads
     #: when it cuts a turn short). Shared by concurrent streams: per-turn figures are on IterationEnd.
@@ -77,6 +93,10 @@ class AnthropicTransport(CompletionTransport):
     _owned: aiohttp.ClientSession | None = field(default=None, init=False, repr=False, compare=False)
     _rng: random.Random = field(default_factory=random.Random, init=False, repr=False, compare=False)
     _backend: Backend | None = field(default=None, init=False, repr=False, compare=False)
+    #: Whom ``_backend`` was made for: a ``copy.copy`` (axio's model switch) needs its own.
+    _backend_for: int = field(default=0, init=False, repr=False, compare=False)
+    #: Vertex AI's credentials, shared with copies so they are loaded and refreshed once.
+    _google: GoogleCredentials | None = field(default=None, init=False, repr=False, compare=False)
 
     if TYPE_CHECKING:
         # What a caller may pass where the attribute then holds another type (a model by its id).
@@ -107,9 +127,13 @@ class AnthropicTransport(CompletionTransport):
             auth_token: str = ...,
             default_headers: Mapping[str, str] = ...,
             betas: Sequence[str] = ...,
+            vertexai: bool | str = ...,
+            project: str = ...,
+            location: str = ...,
         ) -> None: ...
 
     def __post_init__(self) -> None:
+        vertex_settings.prepare(self)
         settings.prepare(self)
 
     # ── the CompletionTransport protocol ────────────────────────────────────────────────────
@@ -120,11 +144,18 @@ class AnthropicTransport(CompletionTransport):
 
     def backend(self) -> Backend:
         """Where requests go and how they are signed: made once, it keeps any credentials it loads."""
-        if self._backend is None:
-            self._backend = self._make_backend()
+        if self._backend is None or self._backend_for != id(self):
+            self._backend, self._backend_for = self._make_backend(), id(self)
         return self._backend
 
     def _make_backend(self) -> Backend:
+        if self.vertexai:
+            from .backends.google_credentials import GoogleCredentials
+            from .backends.vertex import VertexAI
+
+            if self._google is None:
+                self._google = GoogleCredentials()
+            return VertexAI(self, self._google)
         return AnthropicAPI(self)
 
     def stream(self, messages: list[Message], tools: list[Tool[Any]], system: str) -> AsyncIterator[StreamEvent]:
@@ -158,6 +189,10 @@ class AnthropicTransport(CompletionTransport):
         the app lists it as unavailable and says why."""
         own = {key: value for key, value in saved.items() if not key.startswith("_")}
         transport = restore.restore(cls, own, session=session, require_credentials=True)
+        if transport.vertexai:
+            # Google credentials and the project they name, found now: without them the app
+            # lists the transport as unavailable and says why.
+            await transport.backend().prepare()
         async with transport:
             yield transport
 
@@ -216,3 +251,16 @@ def _new_session() -> aiohttp.ClientSession:
     # trust_env: HTTP(S)_PROXY and NO_PROXY apply, as with the official SDK. A caller's own
     # session is used as it was made.
     return aiohttp.ClientSession(trust_env=True)
+
+
+@dataclass(slots=True)
+class VertexAITransport(AnthropicTransport):
+    """Claude on Google Vertex AI: ``AnthropicTransport`` with ``vertexai=True``. Listed by axio
+    as "Anthropic Vertex AI", chosen by name only (it needs a project, not an API key)."""
+
+    display_name: ClassVar[str] = "Anthropic Vertex AI"
+    env_vars: ClassVar[tuple[str, ...]] = ("GOOGLE_CLOUD_PROJECT",)
+    auto_select: ClassVar[bool] = False
+
+    name: str = "Anthropic Vertex AI"
+    vertexai: bool = field(default=True, kw_only=True)
