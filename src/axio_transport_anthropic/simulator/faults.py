@@ -26,7 +26,20 @@ _SERVER_ERROR_MESSAGES: Final = {
 
 #: Kinds answered with an HTTP status before any body is produced.
 _HTTP_KINDS: Final = frozenset(
-    {"rate_limited", "overloaded", "server_error", "server_error_plain", "http_error", "reset_before"}
+    {
+        "rate_limited",
+        "overloaded",
+        "server_error",
+        "server_error_plain",
+        "http_error",
+        "reset_before",
+        "resource_exhausted",
+    }
+)
+#: Vertex AI's quota error, as Google words it.
+_QUOTA_MESSAGE: Final = (
+    "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: "
+    "anthropic-claude. Please submit a quota increase request."
 )
 
 
@@ -41,6 +54,8 @@ class Fault:
     headers: tuple[tuple[str, str], ...] = ()
     after_events: int = 0
     delay: float = 0.0
+    wrapped: bool = False
+    """``resource_exhausted``: Google's envelope inside a one-element array, as Vertex sometimes sends it."""
 
     @property
     def before_body(self) -> bool:
@@ -81,6 +96,12 @@ class Fault:
         if not 400 <= status <= 599:
             raise ValueError(f"http_error status must be 4xx or 5xx, not {status}")
         return cls("http_error", status, error_type, message, tuple((headers or {}).items()))
+
+    @classmethod
+    def resource_exhausted(cls, wrapped: bool = False) -> Fault:
+        """A quota 429: Google's ``RESOURCE_EXHAUSTED`` envelope on the Vertex route (where the
+        ``rate_limited`` of a profile looks the same), Anthropic's ``rate_limit_error`` elsewhere."""
+        return cls("resource_exhausted", 429, "rate_limit_error", _QUOTA_MESSAGE, wrapped=wrapped)
 
     @classmethod
     def reset(cls, after_events: int | None = None) -> Fault:

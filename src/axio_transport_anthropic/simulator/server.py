@@ -28,6 +28,8 @@ from .replies import Reply
 from .responses import error_response, fault_response, json_response, stream_error_as_http
 from .streaming import Closing, StreamSettings, abort
 from .validation import check_headers, check_message_request, parse_json
+from .vertex import PATH as VERTEX_PATH
+from .vertex import TOKEN_PATH, VertexRoute
 from .wire import ApiError, IdSource
 
 __all__ = ["RecordedRequest", "Simulator"]
@@ -101,6 +103,7 @@ class Simulator:
         self._runner: web.AppRunner | None = None
         self._bodies = OpenBodies()
         self._streams_started = 0
+        self.vertex = VertexRoute(self)
         self.bedrock = BedrockRoute(self)
 
     @property
@@ -140,6 +143,8 @@ class Simulator:
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/v1/models/{model_id}", self._model)
+        app.router.add_post(VERTEX_PATH, self.vertex.handle)
+        app.router.add_post(TOKEN_PATH, self.vertex.oauth.handle)
         app.router.add_post(BEDROCK_PATH, self.bedrock.handle)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         # handler_cancellation: a client that hangs up must end its stalled handler right away.
