@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from contextvars import ContextVar
 from typing import Any, Final
 
 from .aws_credentials import CredentialsUnavailable, Frozen, import_botocore
@@ -14,6 +16,15 @@ SERVICE: Final = "bedrock"
 _ADDED: Final = ("X-Amz-Date", "X-Amz-Security-Token", "Authorization")
 
 _signer: tuple[Any, Any] | None = None
+_signing: ContextVar[bool] = ContextVar("axio_anthropic_sigv4_signing", default=False)
+
+
+class _QuietWhileSigning(logging.Filter):
+    """botocore logs the canonical request (the session token in it) and the signature at DEBUG:
+    not while this transport signs. Anyone else's signing, in any thread, logs as before."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _signing.get()
 
 
 def load_signer() -> tuple[Any, Any]:
@@ -26,6 +37,7 @@ def load_signer() -> tuple[Any, Any]:
             from botocore.awsrequest import AWSRequest
         except ImportError as exc:
             raise CredentialsUnavailable(str(exc)) from exc
+        logging.getLogger("botocore.auth").addFilter(_QuietWhileSigning())
         _signer = (SigV4Auth, AWSRequest)
     return _signer
 
@@ -38,7 +50,11 @@ def sign(credentials: Frozen, region: str, url: str, headers: dict[str, str], bo
     # botocore's signer leaves hop-by-hop headers out; the SDK drops connection the same way.
     signed = {name: value for name, value in headers.items() if name.lower() != "connection"}
     request = request_class(method="POST", url=url, headers=signed, data=body)
-    auth_class(credentials, SERVICE, region).add_auth(request)
+    quiet = _signing.set(True)
+    try:
+        auth_class(credentials, SERVICE, region).add_auth(request)
+    finally:
+        _signing.reset(quiet)
     for name in _ADDED:
         value = request.headers.get(name)
         if value is not None:
