@@ -17,6 +17,7 @@ import botocore.credentials
 import botocore.session
 import pytest
 from axio.events import IterationEnd, TextDelta
+from axio.transport import select_transport_model
 
 from axio_transport_anthropic import APIStatusError, BedrockTransport, InStreamError
 from axio_transport_anthropic.backends.aws_credentials import CredentialsUnavailable
@@ -159,6 +160,21 @@ async def test_concurrent_streams_wait_for_one_resolution(sim: Simulator, tmp_pa
     async with t:
         results = await asyncio.gather(*(collect(t) for _ in range(6)))
     assert all(isinstance(events[-1], IterationEnd) for events in results)
+    assert process.runs == 1
+
+
+async def test_a_model_switch_shares_the_credentials(sim: Simulator, tmp_path: Path, aws_config: Path) -> None:
+    """axio switches models on a copy of the transport: it signs with the same resolved keys."""
+    process = CredentialProcess(tmp_path, aws_config)
+    process.set(SESSION_KEYS)
+    sim.bedrock.auth.rotate(SESSION_KEYS)
+    t = bedrock(sim, keys=None, aws_profile=process.profile)
+    async with t:
+        await collect(t)
+        switched = select_transport_model(t, t.models["global.anthropic.claude-haiku-4-5-20251001-v1:0"])
+        await collect(switched)
+    assert [r.path.split("/")[2] for r in sim.requests] == [t.model.id, switched.model.id]
+    assert switched.model.id != t.model.id
     assert process.runs == 1
 
 

@@ -209,6 +209,8 @@ def test_anthropic_credentials_are_not_bedrocks(monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize(
     ("given", "message"),
     [
+        ({"vertexai": True}, "Vertex AI's"),
+        ({"project": "my-project"}, "Vertex AI's"),
         ({"aws_access_key_id": KEY_ID}, "go together"),
         ({"aws_secret_access_key": SECRET_KEY}, "go together"),
         ({"aws_session_token": TOKEN}, "needs aws_access_key_id"),

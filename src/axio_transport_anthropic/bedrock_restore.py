@@ -25,8 +25,10 @@ logger = logging.getLogger("axio_transport_anthropic")
 _REDACTED: Final = "[redacted]"
 _SECRETS: Final = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
 _PLAIN: Final = ("aws_region", "aws_profile")
-#: Every setting ``dump`` writes (the Anthropic ones but the gateway token, and the AWS ones).
-KNOWN: Final = (shared.KNOWN - {"auth_token"}) | {*_SECRETS, *_PLAIN}
+#: Not Bedrock's: the gateway token and Vertex AI's settings.
+_OTHERS: Final = frozenset({"auth_token", "vertexai", "project", "location"})
+#: Every setting ``dump`` writes (the shared ones, and the AWS ones).
+KNOWN: Final = (shared.KNOWN - _OTHERS) | {*_SECRETS, *_PLAIN}
 #: Read here rather than by ``restore.load``, which knows them as Anthropic's.
 _OWN: Final = frozenset({"api_key", "auth_token", "base_url", "model", *_SECRETS, *_PLAIN})
 
@@ -54,7 +56,7 @@ def restore[T: BedrockTransport](cls: type[T], data: Any, *, session: aiohttp.Cl
         data = {}
     for unknown in sorted(set(data) - KNOWN - {"auth_token"}, key=str):
         logger.warning("Ignoring unknown saved setting %s", shown(unknown))
-    common = {key: value for key, value in data.items() if key in shared.KNOWN and key not in _OWN}
+    common = {key: value for key, value in data.items() if key in KNOWN and key not in _OWN}
     kwargs = shared.load(common, BEDROCK_MODELS)
     # shared.load fills Anthropic's credentials and model from Anthropic's environment: not ours.
     for name in ("api_key", "auth_token", "model"):

@@ -105,6 +105,8 @@ def prepare(t: BedrockTransport) -> None:
             raise ConfigurationError(f"{name} must be a string, got a {type(getattr(t, name)).__name__}")
     if t.auth_token:
         raise ConfigurationError("auth_token is not used with Bedrock: pass a Bedrock API key as api_key")
+    if t.vertexai or t.project or t.location:
+        raise ConfigurationError("vertexai, project and location are Vertex AI's: Bedrock takes aws_region")
     if isinstance(t.model, str):
         t.model = spec_for(t.model, t.models)
     t.aws_region = t.aws_region.strip()

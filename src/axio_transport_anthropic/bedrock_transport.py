@@ -17,6 +17,7 @@ from axio.models import ModelRegistry, ModelSpec
 
 from . import bedrock_restore, bedrock_settings
 from .backends import Backend
+from .backends.aws_credentials import AwsCredentials
 from .bedrock_settings import BEDROCK_DEFAULT_MODEL, BEDROCK_MODELS
 from .telemetry import TelemetryConfig
 from .transport import AnthropicTransport
@@ -48,6 +49,8 @@ class BedrockTransport(AnthropicTransport):
     aws_access_key_id: str = field(default="", repr=False, kw_only=True)
     aws_secret_access_key: str = field(default="", repr=False, kw_only=True)
     aws_session_token: str = field(default="", repr=False, kw_only=True)
+    #: The AWS credentials, shared with copies (axio's model switch) so they resolve once.
+    _aws: AwsCredentials | None = field(default=None, init=False, repr=False, compare=False)
 
     if TYPE_CHECKING:
 
@@ -91,7 +94,9 @@ class BedrockTransport(AnthropicTransport):
     def _make_backend(self) -> Backend:
         from .backends.bedrock import Bedrock
 
-        return Bedrock(self)
+        if self._aws is None:
+            self._aws = Bedrock.credentials_for(self)
+        return Bedrock(self, self._aws)
 
     async def fetch_models(self) -> None:
         """Reset ``models`` to the bundled catalogue under Bedrock's ids. No network."""

@@ -44,14 +44,18 @@ class Bedrock:
 
     __slots__ = ("_credentials", "_region", "_signatures", "_transport")
 
-    def __init__(self, transport: BedrockTransport) -> None:
+    def __init__(self, transport: BedrockTransport, credentials: AwsCredentials) -> None:
         self._transport = transport
-        t = transport
-        static = Frozen(t.aws_access_key_id, t.aws_secret_access_key, t.aws_session_token or None)
-        self._credentials = AwsCredentials(t.aws_profile, static if t.aws_access_key_id else None)
+        self._credentials = credentials
         self._signatures: deque[str] = deque(maxlen=_RECENT)
         # Given, or from the environment; the profile's config may still name one (see prepare).
         self._region = transport.aws_region or bedrock_settings.env_region()
+
+    @staticmethod
+    def credentials_for(t: BedrockTransport) -> AwsCredentials:
+        """The transport's keys, or the default chain for its profile."""
+        static = Frozen(t.aws_access_key_id, t.aws_secret_access_key, t.aws_session_token or None)
+        return AwsCredentials(t.aws_profile, static if t.aws_access_key_id else None)
 
     @property
     def region(self) -> str:
