@@ -162,7 +162,7 @@ async def test_configure_save_run_restart_run(home: Path) -> None:
         restarted = new_app(home)
         async with restarted.run_test(size=SIZE) as pilot:
             await started(pilot)
-            assert "unavailable" not in log_text(restarted), log_text(restarted)
+            assert "anthropic unavailable" not in log_text(restarted), log_text(restarted)
             await turn(pilot, sim, "again", "second answer after a restart")
         assert sim.requests[-1].body["model"] == DEFAULT_MODEL
 
@@ -184,7 +184,7 @@ async def test_a_database_written_by_the_broken_screen_still_works_and_is_repair
         app = new_app(home)
         async with app.run_test(size=SIZE) as pilot:
             await started(pilot)
-            assert "unavailable" not in log_text(app), log_text(app)
+            assert "anthropic unavailable" not in log_text(app), log_text(app)
             await turn(pilot, sim, "hi", "works despite the stale key")
             screen = await open_settings(pilot)
             assert screen.query_one("#api-key", Input).value == KEY
