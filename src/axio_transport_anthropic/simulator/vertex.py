@@ -10,6 +10,7 @@ a ``vertex_event``. No ``request-id`` or rate-limit headers: Vertex documents no
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
@@ -57,7 +58,7 @@ class VertexRoute:
         """Where google-auth asks for tokens: the ``token_uri`` of a service-account file."""
         return self._sim.base_url.removesuffix("/v1") + TOKEN_PATH
 
-    def service_account(self, path: Any, *, project: str = "sim-project") -> Any:
+    def service_account(self, path: Path | str, *, project: str = "sim-project") -> Path:
         """Write a ``service_account`` credentials file this simulator trusts (for
         ``GOOGLE_APPLICATION_CREDENTIALS``); its key is made now, never stored anywhere else."""
         return self.oauth.service_account(path, self.token_uri, project=project)
