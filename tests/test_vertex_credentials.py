@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import aiohttp
 import google.oauth2.credentials
 import pytest
 from axio.events import IterationEnd
+from google.auth.credentials import TokenState
 
 from axio_transport_anthropic import AnthropicError, APIConnectionError, APIStatusError, ConfigurationError
 from axio_transport_anthropic.backends.google_credentials import AccessToken, GoogleCredentials, RefreshFailed
@@ -155,6 +157,38 @@ async def test_a_401_for_a_token_already_replaced_needs_no_new_refresh() -> None
     store.refuse("current")
     with pytest.raises(RefreshFailed):
         await store.token()
+
+
+class SlowCredentials:
+    """Credentials as google-auth shapes them, whose refresh takes a while (in its thread)."""
+
+    def __init__(self) -> None:
+        self.token: str | None = None
+        self.quota_project_id = None
+        self.refreshes = 0
+
+    @property
+    def token_state(self) -> TokenState:
+        return TokenState.FRESH if self.token else TokenState.INVALID
+
+    def refresh(self, request: object) -> None:
+        time.sleep(0.05)
+        self.refreshes += 1
+        self.token = f"token-{self.refreshes}"
+
+
+def test_one_transport_serves_more_than_one_event_loop() -> None:
+    # A transport kept across asyncio.run() calls: the lock must not stay bound to the first loop.
+    slow = SlowCredentials()
+    store = GoogleCredentials(loader=lambda: (slow, "p"))
+
+    async def burst() -> None:
+        await asyncio.gather(*(store.token() for _ in range(3)))
+        store.refuse(None)
+
+    asyncio.run(burst())
+    asyncio.run(burst())
+    assert slow.refreshes == 2
 
 
 async def test_a_refused_refresh_ends_the_call_without_retries(sim: Simulator, session: aiohttp.ClientSession) -> None:

@@ -55,13 +55,13 @@ class RefreshFailed(Exception):
 class GoogleCredentials:
     """One set of credentials, shared by every stream (and every copy) of a transport."""
 
-    __slots__ = ("_credentials", "_loader", "_lock", "_previous", "_refused", "_request", "project")
+    __slots__ = ("_credentials", "_loader", "_locks", "_previous", "_refused", "_request", "project")
 
     def __init__(self, loader: Loader = application_default) -> None:
         self._loader = loader
         self._credentials: Any = None
         self.project: str | None = None
-        self._lock = asyncio.Lock()
+        self._locks: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._request: Any = None
         self._refused: str | None = None
         self._previous = ""
@@ -74,7 +74,7 @@ class GoogleCredentials:
         """Load the credentials unless they are loaded; google-auth's errors are raised as they are."""
         if self._credentials is not None:
             return
-        async with self._lock:
+        async with self._lock():
             if self._credentials is None:
                 credentials, project = await asyncio.to_thread(self._loader)
                 self._credentials, self.project = credentials, project
@@ -89,7 +89,7 @@ class GoogleCredentials:
         credentials = self._credentials
         if self._usable():
             return self._access(), None
-        async with self._lock:
+        async with self._lock():
             if self._usable():  # another stream refreshed while this one waited
                 return self._access(), None
             before = credentials.token
@@ -119,6 +119,14 @@ class GoogleCredentials:
         """The current and the previous token: what must never be quoted back."""
         current = self._credentials.token if self._credentials is not None else None
         return tuple(t for t in (current, self._previous) if t)
+
+    def _lock(self) -> asyncio.Lock:
+        """The lock of the running loop: a transport kept across ``asyncio.run()`` calls must not
+        wait on a lock bound to a loop that is gone."""
+        loop = asyncio.get_running_loop()
+        if self._locks is None or self._locks[0] is not loop:
+            self._locks = (loop, asyncio.Lock())
+        return self._locks[1]
 
     def _usable(self) -> bool:
         credentials = self._credentials
