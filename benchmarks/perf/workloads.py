@@ -1,0 +1,96 @@
+"""What the gate counts: each workload's name, unit, sizes and how to run it.
+
+A workload opens (imports, builds its bytes, starts its replay and transport: none of it counted)
+and yields ``run(k)``, which does k units of work: decodes an answer of k deltas, or makes k
+requests. ``perf.child`` runs it ``warm`` units first, then counts ``run(0)`` and ``run(size)``;
+the cost per unit is their difference over ``size``. Standard library only at module level: the
+command line imports this to list the workloads before any venv is involved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from .streams import Shape
+
+__all__ = ["TELEMETRY_TARGET", "WORKLOADS", "Opener", "Run", "Variant", "Workload", "named"]
+
+Run = Callable[[int], Awaitable[None]]
+Opener = Callable[[int], AbstractAsyncContextManager[Run]]
+Variant = Literal["off", "defaults", "full", "retry"]
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    name: str
+    unit: str
+    """What one unit is, as the report says it: "text delta", "request"."""
+    what: str
+    size: int
+    """Units in the counted run (the other counted run has none)."""
+    warm: int
+    """Units run before counting: connections, caches, metric series, specialised bytecode."""
+    open: Opener
+    needs: tuple[str, ...]
+    """Modules imported once before the forks (``perf.child``): a workload's imports are never counted."""
+
+
+#: What the decoder workloads import; the transport ones import everything a request can touch.
+_DECODER_NEEDS: Final = ("axio.events", "axio_transport_anthropic.decoder")
+_TRANSPORT_NEEDS: Final = (
+    "aiohttp",
+    "axio.events",
+    "opentelemetry.sdk.trace.export",
+    "prometheus_client",
+    "axio_transport_anthropic",
+    "axio_transport_anthropic.telemetry",
+)
+
+
+# The openers import their modules when the workload runs (in the child), not here.
+def _decoder(name: str, unit: str, shape: Shape) -> Workload:
+    def open_decoder(size: int) -> AbstractAsyncContextManager[Run]:
+        from .decoder_work import decoding
+
+        return decoding(shape, size)
+
+    what = f"the decoder alone: {unit}s of one answer, read 16 KiB at a time"
+    return Workload(name, unit, what, 2000, 2000, open_decoder, _DECODER_NEEDS)
+
+
+def _transport(name: str, variant: Variant, what: str, size: int = 3) -> Workload:
+    def open_transport(size: int) -> AbstractAsyncContextManager[Run]:
+        from .transport_work import requesting
+
+        return requesting(variant, size)
+
+    return Workload(name, "request", what, size, 2, open_transport, _TRANSPORT_NEEDS)
+
+
+WORKLOADS: Final = (
+    _decoder("decoder/text", "text delta", "text"),
+    _decoder("decoder/tool", "argument delta", "tool"),
+    _decoder("decoder/thinking", "thinking delta", "thinking"),
+    _transport("request/off", "off", "1,000 text deltas, telemetry=None"),
+    _transport("request/defaults", "defaults", "1,000 text deltas, TelemetryConfig(), nothing configured"),
+    _transport("request/full", "full", "1,000 text deltas, traces + metrics + logs"),
+    _transport("retry/429-200", "retry", "429, then 200 with 10 text deltas; no backoff", size=5),
+)
+
+#: The settled telemetry target: full telemetry at most +5 % instructions over telemetry=None.
+TELEMETRY_TARGET: Final = ("request/full", "request/off", 0.05)
+
+
+def named(names: str | None) -> tuple[Workload, ...]:
+    """The workloads a comma-separated list names (all when ``None``); unknown names raise ``KeyError``."""
+    if not names:
+        return WORKLOADS
+    by_name = {w.name: w for w in WORKLOADS}
+    wanted = [name.strip() for name in names.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in by_name]
+    if unknown:
+        raise KeyError(f"unknown workload(s) {', '.join(unknown)}; known: {', '.join(by_name)}")
+    return tuple(by_name[name] for name in wanted)
