@@ -42,6 +42,7 @@ INF = float("inf")
 
 #: The top-level keys of the ``--json`` document (documented in the README).
 JSON_KEYS = {
+    "provider",
     "target",
     "simulator",
     "model",

@@ -10,6 +10,7 @@ import click
 from .load.command import load
 from .load.config import url_problem
 from .models import ANTHROPIC_MODELS
+from .providers import Provider, provider_option
 from .simulator.command import simulate
 
 
@@ -30,8 +31,6 @@ def _base_url(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         return None
     if problem := url_problem(value):
         raise click.BadParameter(problem)
-    if not os.environ.get("ANTHROPIC_API_KEY", "").strip():
-        raise click.BadParameter(f"needs ANTHROPIC_API_KEY for {value} (a simulator accepts any non-empty value)")
     return value
 
 
@@ -45,15 +44,25 @@ def _base_url(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option(
     "--base-url",
     callback=_base_url,
-    help="An Anthropic-compatible API root, e.g. an `axio-anthropic simulate` (key: ANTHROPIC_API_KEY).",
+    help="The provider's API root, e.g. an `axio-anthropic simulate` (Anthropic's needs ANTHROPIC_API_KEY; "
+    "Vertex AI and Bedrock use the credentials their transports find).",
 )
-def demo(question: str | None, model: str | None, base_url: str | None) -> None:
+@provider_option(
+    "Whose wire and credentials: Anthropic's API, Vertex AI (the [vertex] extra) or Amazon Bedrock (the [bedrock] "
+    "extra). Without --base-url or the provider's endpoint variable, its route on the built-in simulator."
+)
+def demo(question: str | None, model: str | None, base_url: str | None, provider: Provider) -> None:
     """Run an axio agent with two tools, streaming: on the built-in simulator, or ANTHROPIC_BASE_URL
     or the Anthropic API when ANTHROPIC_API_KEY is set, or --base-url."""
     from .demo import QUESTION, run_demo
 
+    if base_url is not None and provider == "anthropic" and not os.environ.get("ANTHROPIC_API_KEY", "").strip():
+        raise click.BadParameter(
+            f"needs ANTHROPIC_API_KEY for {base_url} (a simulator accepts any non-empty value)",
+            param_hint="'--base-url'",
+        )
     asked = question if question is not None else QUESTION
-    raise SystemExit(asyncio.run(run_demo(asked, model=model, base_url=base_url)))
+    raise SystemExit(asyncio.run(run_demo(asked, model=model, base_url=base_url, provider=provider)))
 
 
 main.add_command(simulate)

@@ -1,7 +1,8 @@
 """The demo ``make demo`` runs: an axio agent with two tools, streaming to the terminal.
 
-Against the built-in simulator by default; with ``ANTHROPIC_API_KEY`` set, against
-``ANTHROPIC_BASE_URL`` or the real API; with ``base_url``, against that. Telemetry comes from
+Against the built-in simulator by default, on the route of the chosen provider (Anthropic's API,
+Vertex AI or Bedrock); with ``ANTHROPIC_API_KEY`` set, against ``ANTHROPIC_BASE_URL`` or the real
+API (for Vertex AI and Bedrock: their endpoint variable); with ``base_url``, against that. Telemetry comes from
 ``telemetry.setup()``: ``/metrics`` served (and advertised) while the agent runs, traces exported
 when the ``OTEL_*`` variables say so (with the ``[otel]`` extra), and at the end what really
 became of them; warnings and errors are logged to stderr.
@@ -10,11 +11,12 @@ became of them; warnings and errors are logged to stderr.
 from __future__ import annotations
 
 import logging
-import os
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from axio import Agent
@@ -22,12 +24,11 @@ from axio.context import MemoryContextStore
 from axio.events import Error, SessionEndEvent, TextDelta, ToolResult, ToolUseStart
 from axio.tool import Tool
 
-from .models import ANTHROPIC_MODELS
+from .providers import Endpoint, Provider, environment_endpoint, given_endpoint, simulated_endpoint
 from .simulator import Simulator
 from .simulator.replies import Reply, TextBlock, ToolUseBlock
 from .telemetry import ExportReport, TelemetryConfig
 from .telemetry.setup import DEFAULT_METRICS_PORT, TelemetryHandle, current, setup
-from .transport import AnthropicTransport
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -59,19 +60,20 @@ async def multiply(a: int, b: int) -> str:
 
 
 @asynccontextmanager
-async def _endpoint(question: str, base_url: str | None) -> AsyncIterator[tuple[dict[str, Any], str]]:
-    """The transport's endpoint settings, and the endpoint named as it is."""
+async def _endpoint(question: str, base_url: str | None, provider: Provider) -> AsyncIterator[Endpoint]:
+    """Where the demo's requests go, named as it is: ``base_url``, else what the environment
+    configures for ``provider``, else the provider's route on a built-in simulator."""
     if base_url is not None:
-        yield {"base_url": base_url}, base_url
+        yield given_endpoint(provider, base_url)
         return
-    if os.environ.get("ANTHROPIC_API_KEY"):
-        from_env = os.environ.get("ANTHROPIC_BASE_URL")
-        yield {}, f"ANTHROPIC_BASE_URL={from_env}" if from_env else "the Anthropic API"
+    if (configured := environment_endpoint(provider)) is not None:
+        yield configured
         return
-    async with Simulator() as sim:
-        if question == QUESTION:
-            sim.enqueue(_SCRIPT)
-        yield {"base_url": sim.base_url, "api_key": "sk-simulator"}, f"the built-in simulator at {sim.base_url}"
+    with tempfile.TemporaryDirectory(prefix="axio-demo-") as workdir:
+        async with Simulator() as sim:
+            if question == QUESTION:
+                sim.enqueue(_SCRIPT)
+            yield await simulated_endpoint(provider, sim, Path(workdir), "sk-simulator")
 
 
 def _start_telemetry(out: TextIO) -> tuple[TelemetryHandle | None, bool]:
@@ -94,16 +96,21 @@ def _start_telemetry(out: TextIO) -> tuple[TelemetryHandle | None, bool]:
 
 
 async def run_demo(
-    question: str = QUESTION, *, out: TextIO | None = None, model: str | None = None, base_url: str | None = None
+    question: str = QUESTION,
+    *,
+    out: TextIO | None = None,
+    model: str | None = None,
+    base_url: str | None = None,
+    provider: Provider = "anthropic",
 ) -> int:
     """Run one agent session, printing to ``out`` (stdout); returns a process exit code. ``model``
-    is a key of ``ANTHROPIC_MODELS``."""
+    is a key of ``ANTHROPIC_MODELS``; ``provider`` the cloud whose wire and credentials are used."""
     out = out if out is not None else sys.stdout
     handle, ours = _start_telemetry(out)
     reports: tuple[ExportReport, ...] = ()
     try:
         telemetry = handle.telemetry_config() if handle is not None else TelemetryConfig()
-        code = await _run(question, out, telemetry, handle, model, base_url)
+        code = await _run(question, out, telemetry, handle, model, base_url, provider)
     finally:
         if handle is not None and ours:
             # In a thread: a collector that is down must not stall the loop.
@@ -121,14 +128,15 @@ async def _run(
     handle: TelemetryHandle | None,
     model: str | None,
     base_url: str | None,
+    provider: Provider,
 ) -> int:
-    async with _endpoint(question, base_url) as (endpoint, where):
-        chosen: dict[str, Any] = {"model": ANTHROPIC_MODELS[model]} if model is not None else {}
-        async with AnthropicTransport(
+    async with _endpoint(question, base_url, provider) as endpoint:
+        # By its id: each provider's transport finds the model under its own name for it.
+        chosen: dict[str, Any] = {"model": model} if model is not None else {}
+        async with endpoint.transport(
             max_retries=3,
             retry_base_delay=0.5,
             telemetry=telemetry,
-            **endpoint,
             **chosen,
         ) as transport:
             agent = Agent(
@@ -137,7 +145,7 @@ async def _run(
                 tools=[Tool(name="utc_now", handler=utc_now), Tool(name="multiply", handler=multiply)],
                 max_iterations=6,
             )
-            print(f"axio agent on {transport.model.id} via {where}", file=out)
+            print(f"axio agent on {transport.model.id} via {endpoint.where}", file=out)
             if handle is not None and handle.metrics_url:
                 print(f"[metrics: Prometheus can scrape {handle.metrics_url} while the agent runs]", file=out)
             print(f"> {question}\n", file=out)

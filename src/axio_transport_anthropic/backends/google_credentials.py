@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import google.auth
@@ -22,7 +23,14 @@ from google.auth.credentials import TokenState
 
 from .base import CredentialRefresh
 
-__all__ = ["CLOUD_PLATFORM", "AccessToken", "GoogleCredentials", "RefreshFailed", "application_default"]
+__all__ = [
+    "CLOUD_PLATFORM",
+    "AccessToken",
+    "GoogleCredentials",
+    "RefreshFailed",
+    "application_default",
+    "service_account_file",
+]
 
 logger = logging.getLogger("axio_transport_anthropic")
 
@@ -35,6 +43,19 @@ def application_default() -> tuple[Any, str | None]:
     """Application Default Credentials and the project they name. Blocking: call it in a thread."""
     credentials, project = google.auth.default(scopes=[CLOUD_PLATFORM])
     return credentials, project
+
+
+def service_account_file(path: Path) -> Loader:
+    """A loader for one service-account key file (the simulator's, made for a run), instead of
+    Application Default Credentials, whose environment stays as it is."""
+
+    def load() -> tuple[Any, str | None]:
+        from google.oauth2 import service_account
+
+        credentials = service_account.Credentials.from_service_account_file(str(path), scopes=[CLOUD_PLATFORM])
+        return credentials, credentials.project_id
+
+    return load
 
 
 @dataclass(frozen=True, slots=True)

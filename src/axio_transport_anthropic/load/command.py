@@ -25,6 +25,7 @@ from rich.console import Console
 
 from ..errors import ConfigurationError
 from ..models import ANTHROPIC_MODELS, DEFAULT_MODEL
+from ..providers import provider_option
 from ..simulator.options import SIMULATOR_OPTIONS, simulator_options
 from ..telemetry.call_labels import check_label_names
 from ..telemetry.setup import DEFAULT_METRICS_PORT
@@ -98,7 +99,14 @@ def _labels(
     help="Model the agents ask.",
 )
 @click.option(
-    "--base-url", callback=_base_url, help="A real endpoint instead of the simulator (key: ANTHROPIC_API_KEY)."
+    "--base-url",
+    callback=_base_url,
+    help="A real endpoint instead of the simulator (Anthropic's API: key in ANTHROPIC_API_KEY; Vertex AI and "
+    "Bedrock: the credentials their transports find).",
+)
+@provider_option(
+    "Whose wire and credentials: Anthropic's API, Vertex AI (the [vertex] extra) or Amazon Bedrock (the [bedrock] "
+    "extra); on the simulator, its route for that provider, fault profiles included."
 )
 @simulator_options(
     profile="Simulator fault preset.",

@@ -8,6 +8,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from ..models import ANTHROPIC_MODELS, DEFAULT_MODEL
+from ..providers import PROVIDERS, missing_extra
 from ..simulator import FaultProfile
 from ..telemetry.call_labels import check_label_names
 
@@ -31,10 +32,14 @@ class LoadConfig:
     """Seconds after which no new agent run starts; with ``requests`` too, whichever comes first."""
     concurrency: int = 4
     model: str = DEFAULT_MODEL
+    provider: str = "anthropic"
+    """Whose wire and credentials: ``anthropic``, ``vertex`` (Vertex AI) or ``bedrock``."""
     base_url: str | None = None
-    """``None``: a built-in simulator is started in-process for the run."""
+    """``None``: a built-in simulator is started in-process for the run, and the provider's route
+    on it used with credentials made for it."""
     api_key: str | None = None
-    """For ``base_url``; ``None`` reads ``ANTHROPIC_API_KEY``."""
+    """For ``base_url`` with the ``anthropic`` provider; ``None`` reads ``ANTHROPIC_API_KEY``. Vertex
+    AI and Bedrock use the credentials their transports find (ADC, the AWS chain)."""
     profile: str = "none"
     seed: int = 0
     first_byte_delay: float = 0.0
@@ -80,6 +85,10 @@ class LoadConfig:
             raise ValueError(f"concurrency must be at least 1, not {self.concurrency}")
         if self.model not in ANTHROPIC_MODELS:
             raise ValueError(f"unknown model {self.model!r}; known: {', '.join(ANTHROPIC_MODELS.keys())}")
+        if self.provider not in PROVIDERS:
+            raise ValueError(f"unknown provider {self.provider!r}; known: {', '.join(PROVIDERS)}")
+        if (missing := missing_extra(self.provider)) is not None:
+            raise ValueError(missing)
         if self.profile not in FaultProfile.names():
             raise ValueError(f"unknown profile {self.profile!r}; known: {', '.join(FaultProfile.names())}")
         if self.base_url is not None and (problem := url_problem(self.base_url)):

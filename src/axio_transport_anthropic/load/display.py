@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import TextIO, cast
 
 import click
 from rich.console import Console
 
+from ..providers import Provider, cloud_name
 from ..telemetry.exports import ExportReport
 from .observer import LiveStats, StartInfo
 from .progress import Progress
@@ -34,6 +35,8 @@ class Display:
 
     def started(self, info: StartInfo) -> None:
         where = f"built-in simulator at {info.target} (profile {info.profile})" if info.simulator else info.target
+        if info.provider != "anthropic":
+            where = f"{cloud_name(cast(Provider, info.provider))} {'on the' if info.simulator else 'at'} {where}"
         bound = " and ".join(
             part
             for part in (

@@ -24,6 +24,7 @@ class StartInfo:
     duration: float | None
     metrics_url: str | None
     otlp_endpoint: str | None
+    provider: str = "anthropic"
 
 
 @dataclass(frozen=True, slots=True)

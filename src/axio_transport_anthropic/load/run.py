@@ -12,20 +12,21 @@ import itertools
 import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 from typing import Final, Literal, TextIO, cast
 
 import aiohttp
 from prometheus_client import CollectorRegistry
 
-from ..models import ANTHROPIC_MODELS
+from ..providers import Endpoint, Provider, given_endpoint, simulated_endpoint
 from ..simulator import FaultProfile, Simulator
 from ..telemetry import TelemetryConfig, call_labels
 from ..telemetry.exports import ExportReport
 from ..telemetry.setup import TelemetryHandle, current, setup
-from ..transport import AnthropicTransport
 from .agents import make_agent, run_agent
 from .config import LoadConfig, LoadError
 from .latency import Latencies
@@ -65,9 +66,9 @@ async def run_load(
     telemetry = _Telemetry()
     async with _telemetry(config, registry, telemetry) as handle:
         metrics_url = handle.metrics_url if handle is not None else None
-        async with _target(config) as base_url:
+        async with _target(config, api_key) as endpoint:
             info = StartInfo(
-                target=base_url,
+                target=endpoint.url or "",
                 simulator=config.base_url is None,
                 model=config.model,
                 profile=config.profile if config.base_url is None else None,
@@ -76,10 +77,11 @@ async def run_load(
                 duration=config.duration,
                 metrics_url=metrics_url,
                 otlp_endpoint=handle.otlp_endpoint if handle is not None and handle.traces == "exported" else None,
+                provider=config.provider,
             )
             if observer is not None:
                 observer.started(info)
-            summary = await _run(config, info, api_key, registry, stop, observer)
+            summary = await _run(config, info, endpoint, registry, stop, observer)
         if observer is not None:
             observer.finished(summary)
         if metrics_url is not None and config.linger > 0 and not stop.is_set():
@@ -97,6 +99,8 @@ async def run_load(
 def _api_key(config: LoadConfig) -> str:
     if config.base_url is None:
         return SIMULATOR_KEY
+    if config.provider != "anthropic":
+        return ""  # Vertex AI and Bedrock: the credentials their transports find
     key = config.api_key if config.api_key is not None else os.environ.get("ANTHROPIC_API_KEY", "")
     if not key.strip():
         raise LoadError(
@@ -161,9 +165,11 @@ async def _telemetry(
 
 
 @asynccontextmanager
-async def _target(config: LoadConfig) -> AsyncIterator[str]:
+async def _target(config: LoadConfig, api_key: str) -> AsyncIterator[Endpoint]:
+    provider = cast(Provider, config.provider)
     if config.base_url is not None:
-        yield config.base_url
+        endpoint = given_endpoint(provider, config.base_url)
+        yield dataclasses.replace(endpoint, settings={**endpoint.settings, "api_key": api_key}) if api_key else endpoint
         return
     simulator = Simulator(
         profile=FaultProfile.named(config.profile, config.seed),
@@ -177,7 +183,8 @@ async def _target(config: LoadConfig) -> AsyncIterator[str]:
     except OSError as exc:
         raise LoadError(f"cannot start the simulator: {exc.strerror or exc}") from None
     try:
-        yield simulator.base_url
+        with tempfile.TemporaryDirectory(prefix="axio-load-") as workdir:
+            yield await simulated_endpoint(provider, simulator, Path(workdir), api_key)
     finally:
         await simulator.stop()
 
@@ -185,7 +192,7 @@ async def _target(config: LoadConfig) -> AsyncIterator[str]:
 async def _run(
     config: LoadConfig,
     info: StartInfo,
-    api_key: str,
+    endpoint: Endpoint,
     registry: CollectorRegistry,
     stop: asyncio.Event,
     observer: LoadObserver | None,
@@ -195,10 +202,9 @@ async def _run(
     connector = aiohttp.TCPConnector(limit=max(100, config.concurrency))
     async with (
         aiohttp.ClientSession(connector=connector) as session,
-        AnthropicTransport(
-            base_url=info.target,
-            api_key=api_key,
-            model=ANTHROPIC_MODELS[config.model],
+        endpoint.transport(
+            # By its id: each provider's transport finds the model under its own name for it.
+            model=config.model,
             session=session,
             max_retries=config.max_retries,
             retry_base_delay=config.retry_base_delay,
@@ -252,6 +258,7 @@ async def _run(
         interrupted=interrupted,
         runs=tally.snapshot(),
         metrics_url=info.metrics_url,
+        provider=info.provider,
     )
     return read_summary(registry, context, latencies)
 

@@ -48,6 +48,7 @@ class RunContext:
     interrupted: bool
     runs: RunCounts
     metrics_url: str | None = None
+    provider: str = "anthropic"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,7 @@ class Summary:
         """The ``--json`` document; its keys are documented in the README and stable."""
         ctx = self.context
         return {
+            "provider": ctx.provider,
             "target": ctx.target,
             "simulator": ctx.simulator,
             "model": ctx.model,

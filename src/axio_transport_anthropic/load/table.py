@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 from rich.table import Table
 from rich.text import Text
 
+from ..providers import Provider, cloud_name
 from .summary import Latency, Summary
 
 __all__ = ["summary_table"]
@@ -15,6 +17,8 @@ __all__ = ["summary_table"]
 def summary_table(summary: Summary) -> Table:
     ctx = summary.context
     where = "built-in simulator" if ctx.simulator else ctx.target
+    if ctx.provider != "anthropic":
+        where = f"{cloud_name(cast(Provider, ctx.provider))} {'on the' if ctx.simulator else 'at'} {where}"
     profile = f", profile {ctx.profile}" if ctx.profile else ""
     title = f"load: {ctx.model} via {where}{profile}, concurrency {ctx.concurrency:,}"
     table = Table(

@@ -8,11 +8,14 @@ import logging
 import re
 import signal
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Final, Literal
 
 import click
 
+from ..providers import SIMULATOR_PROJECT, Provider, connection_hints, provider_option
 from .chunking import CHUNKINGS, Chunking
 from .faults import FaultProfile
 from .options import simulator_options
@@ -28,6 +31,10 @@ _DEFAULT_LIMITS: Final = {name.replace("-", "_"): limit for name, limit in DEFAU
 _LIMIT_NAMES: Final = tuple(_DEFAULT_LIMITS)
 _LIMITS_HELP: Final = ", ".join(f"{name} ({limit:,})" for name, limit in _DEFAULT_LIMITS.items())
 _WHOLE_NUMBER: Final = re.compile(r"[+-]?[0-9]+")
+_ROUTES: Final = {
+    "vertex": "Vertex AI (streamRawPredict, OAuth at /token, any project and region) at",
+    "bedrock": "Amazon Bedrock (invoke-with-response-stream, SigV4 checked, any region) at",
+}
 
 
 def _rate_limits(ctx: click.Context, param: click.Parameter, given: Sequence[str]) -> dict[str, int]:
@@ -85,6 +92,12 @@ def _rate_limits(ctx: click.Context, param: click.Parameter, given: Sequence[str
         "fit gets a 429 with retry-after."
     ),
 )
+@provider_option(
+    "Whose route the printed hints point at: Anthropic's Messages API, Vertex AI (with a service-account "
+    "key made for the run, its tokens from the simulator's OAuth endpoint) or Amazon Bedrock (SigV4 with "
+    "the simulator's test keys). The simulator serves all three either way.",
+    serving=True,
+)
 @click.option("--quiet", is_flag=True, help="Do not log each request.")
 @click.option(
     "--log-format",
@@ -103,6 +116,7 @@ def simulate(
     token_delay: float,
     chunking: Chunking,
     rate_limits: dict[str, int],
+    provider: Provider,
     quiet: bool,
     log_format: Literal["console", "json"],
 ) -> None:
@@ -122,7 +136,7 @@ def simulate(
         keep_requests=_KEEP_REQUESTS,
     )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(simulator, profile, api_key, rate_limits))
+        asyncio.run(_serve(simulator, profile, api_key, rate_limits, provider))
 
 
 def _log_requests(log_format: Literal["console", "json"]) -> None:
@@ -135,23 +149,44 @@ def _log_requests(log_format: Literal["console", "json"]) -> None:
     install_logging("json", logging.INFO, sys.stderr, [])
 
 
-async def _serve(simulator: Simulator, profile: str, api_key: str | None, limits: Mapping[str, int]) -> None:
+async def _serve(
+    simulator: Simulator, profile: str, api_key: str | None, limits: Mapping[str, int], provider: Provider
+) -> None:
     try:
         await simulator.start()
     except OSError as exc:
         raise click.ClickException(f"cannot listen: {exc}") from exc
-    try:
-        click.echo(f"Anthropic simulator listening on {simulator.base_url} (profile: {profile})")
-        click.echo(f"  export ANTHROPIC_BASE_URL={simulator.base_url}")
-        click.echo(f"  export ANTHROPIC_API_KEY={api_key or 'sk-sim-any-key'}")
-        if limits:
-            shown = ", ".join(f"{name} {count:,}" for name, count in {**_DEFAULT_LIMITS, **limits}.items())
-            click.echo(f"Rate limits per minute: {shown}")
-        click.echo("Press Ctrl-C to stop.")
-        await _until_signalled()
-    finally:
-        await simulator.stop()
-        click.echo("Simulator stopped.")
+    # The Vertex AI key file lives as long as the simulator that trusts it.
+    with tempfile.TemporaryDirectory(prefix="axio-simulate-") as workdir:
+        try:
+            await _announce(simulator, profile, api_key, limits, provider, Path(workdir))
+            await _until_signalled()
+        finally:
+            await simulator.stop()
+            click.echo("Simulator stopped.")
+
+
+async def _announce(
+    simulator: Simulator,
+    profile: str,
+    api_key: str | None,
+    limits: Mapping[str, int],
+    provider: Provider,
+    workdir: Path,
+) -> None:
+    credentials = None
+    if provider == "vertex":
+        path = workdir / "vertex-sa.json"
+        credentials = await asyncio.to_thread(simulator.vertex.service_account, path, project=SIMULATOR_PROJECT)
+    click.echo(f"Anthropic simulator listening on {simulator.base_url} (profile: {profile})")
+    if provider != "anthropic":
+        click.echo(f"{_ROUTES[provider]} {simulator.base_url.removesuffix('/v1')}")
+    for line in connection_hints(provider, simulator, api_key, credentials):
+        click.echo(f"  {line}")
+    if limits:
+        shown = ", ".join(f"{name} {count:,}" for name, count in {**_DEFAULT_LIMITS, **limits}.items())
+        click.echo(f"Rate limits per minute: {shown}")
+    click.echo("Press Ctrl-C to stop.")
 
 
 async def _until_signalled() -> None:
