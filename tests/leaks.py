@@ -90,8 +90,15 @@ class Captured:
         return list(self.exporter.get_finished_spans())
 
     def value(self, name: str, model: str, **labels: str) -> float:
-        found = self.registry.get_sample_value(name, {"model": model, **labels})
-        return 0.0 if found is None else found
+        """The sum of ``name``'s samples for ``model`` with these labels, over the providers that
+        are not named (``provider=...`` narrows it to one)."""
+        wanted = {"model": model, **labels}
+        return sum(
+            sample.value
+            for family in self.registry.collect()
+            for sample in family.samples
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in wanted.items())
+        )
 
     def by(self, name: str, label: str, model: str) -> dict[str, float]:
         return metric_values(self.registry, name, label, model)

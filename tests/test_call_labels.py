@@ -99,7 +99,7 @@ class Rig:
         ]
 
     def value(self, name: str, **labels: str) -> float:
-        found = self.registry.get_sample_value(name, {"model": MODEL, **labels})
+        found = self.registry.get_sample_value(name, {"model": MODEL, "provider": "anthropic", **labels})
         return 0.0 if found is None else found
 
 
@@ -225,6 +225,7 @@ async def test_names_the_config_does_not_list_are_ignored(sim: Simulator, sessio
         await drain(client.stream(user("hi"), [], ""))
     assert {name for labels, _ in rig.samples("axio_anthropic_requests_total") for name in labels} == {
         "model",
+        "provider",
         "outcome",
         "tenant",
     }
@@ -240,6 +241,7 @@ async def test_a_config_without_labels_records_none(sim: Simulator, session: aio
         await drain(client.stream(user("hi"), [], ""))
     assert {name for labels, _ in rig.samples("axio_anthropic_requests_total") for name in labels} == {
         "model",
+        "provider",
         "outcome",
     }
     assert [labels_of(span) for span in rig.chats()] == [{}]

@@ -58,7 +58,7 @@ def test_load_runs_and_serves_metrics_without_the_otel_extra() -> None:
         watchdog.cancel()
         proc.kill()
     assert proc.returncode == 0, err
-    assert 'axio_anthropic_requests_total{model="claude-sonnet-4-6",outcome="ok"}' in scrape
+    assert 'axio_anthropic_requests_total{model="claude-sonnet-4-6",outcome="ok",provider="anthropic"}' in scrape
     assert "Traceback" not in err and "[otel]" not in err
 
 

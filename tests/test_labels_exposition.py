@@ -1,12 +1,25 @@
-"""A ``TelemetryConfig`` without ``labels`` exposes exactly what it did before call labels existed.
+"""What a ``TelemetryConfig`` without ``labels`` exposes for Anthropic's own API, byte for byte.
 
 ``tests/golden/exposition-no-labels.txt`` is the /metrics text of a fixed scenario (two models;
 successes with and without the prompt cache, retries, a failure, a cancellation, rate-limit
-headers) as the transport wrote it before call labels were added, under a fixed clock. The test
-replays the scenario through today's code and compares bytes. The scenario uses only interfaces
-that existed then, so the golden file can be made again from that revision:
+headers) under a fixed clock. The test replays the scenario through today's code and compares bytes.
 
-    PYTHONPATH=<old checkout>/src .venv/bin/python -m tests.test_labels_exposition --write
+What it pins, and why each part is there:
+
+- the series as they were before call labels existed (made first from that revision), so a config
+  without labels pays nothing for them;
+- a ``provider="anthropic"`` label on every sample (issue 13: one dashboard for Anthropic, Vertex AI
+  and Bedrock; prometheus-client writes labels in name order, so it comes after ``outcome`` and
+  before ``reason``, ``status`` and ``type``). This was a deliberate change to the file; stripping
+  that label from it gives back the earlier golden text exactly, plus the next point;
+- the ``axio_anthropic_credential_refreshes_total`` family's HELP and TYPE lines with no sample:
+  it is registered with the others, and Anthropic's API has no credentials to refresh;
+- the ``errors`` series pre-created at 0 for Anthropic's error types only: Bedrock's exception
+  names are pre-created for Bedrock's series alone (``labels.error_types_of``).
+
+Regenerate it only for a deliberate change to the exposition, and say why in the commit:
+
+    .venv/bin/python -m tests.test_labels_exposition --write
 """
 
 from __future__ import annotations
@@ -112,6 +125,16 @@ def test_without_labels_the_exposition_is_byte_for_byte_what_it_was() -> None:
     assert got == expected, "the /metrics text of a config without labels changed:\n" + "\n".join(
         _diff(expected.decode(), got.decode())
     )
+
+
+def test_an_anthropic_exposition_names_only_anthropic_and_none_of_bedrocks_errors() -> None:
+    """What the golden file should show, said without it: a regenerated file that broke either
+    would still fail here."""
+    text = exposition().decode()
+    samples = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert samples and all('provider="anthropic"' in line for line in samples)
+    assert "Exception" not in text and "credentials_error" not in text
+    assert not [line for line in samples if line.startswith("axio_anthropic_credential_refreshes")]
 
 
 def _diff(expected: str, got: str) -> Iterator[str]:

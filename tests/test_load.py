@@ -405,7 +405,9 @@ def test_sigterm_while_lingering_ends_a_completed_run_with_0() -> None:
         wait_for_line(proc.stdout, "lingering ")
         with urllib.request.urlopen(url, timeout=5) as response:
             scrape = response.read().decode()
-        assert 'axio_anthropic_requests_total{model="claude-sonnet-4-6",outcome="ok"} 4.0' in scrape
+        assert (
+            'axio_anthropic_requests_total{model="claude-sonnet-4-6",outcome="ok",provider="anthropic"} 4.0'
+        ) in scrape
         proc.terminate()
         _, err = proc.communicate(timeout=20)
     finally:

@@ -41,6 +41,7 @@ from .conftest import SECRET
 from .support import collect, user
 
 MODEL = "claude-sonnet-4-6"
+PROVIDER = "anthropic"
 LONG = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
 
 
@@ -77,7 +78,7 @@ class Samples:
         self.model = model
 
     def __call__(self, name: str, **labels: str) -> float:
-        value = self.reg.get_sample_value(name, {"model": self.model, **labels})
+        value = self.reg.get_sample_value(name, {"model": self.model, "provider": "anthropic", **labels})
         return 0.0 if value is None else value
 
     def by(self, name: str, label: str) -> dict[str, float]:
@@ -162,8 +163,10 @@ async def test_series_exist_at_zero_before_anything_happens(
 ) -> None:
     await collect(transport)
     for outcome in ("error", "cancelled"):
-        assert reg.get_sample_value("axio_anthropic_requests_total", {"model": MODEL, "outcome": outcome}) == 0
-    assert reg.get_sample_value("axio_anthropic_tokens_total", {"model": MODEL, "type": "cache_creation"}) is not None
+        labels = {"model": MODEL, "provider": PROVIDER, "outcome": outcome}
+        assert reg.get_sample_value("axio_anthropic_requests_total", labels) == 0
+    labels = {"model": MODEL, "provider": PROVIDER, "type": "cache_creation"}
+    assert reg.get_sample_value("axio_anthropic_tokens_total", labels) is not None
 
 
 #: The fixed label values pre-created at 0, spelled out: a new retry reason or error type must be a
@@ -180,17 +183,21 @@ ZERO_ERROR_TYPES = (
     "api_error",
     "timeout_error",
     "overloaded_error",
-    # Bedrock's in-stream exceptions (retry.py maps them to the statuses they stand for).
+    "conflict_error",
+    "timeout",
+    "connection_error",
+    "protocol_error",
+)
+#: Bedrock's in-stream exceptions (retry.py maps them to the statuses they stand for) and its
+#: missing credentials: pre-created for Bedrock's series only, never on Anthropic's.
+BEDROCK_ERROR_TYPES = (
     "throttlingException",
     "serviceUnavailableException",
     "internalServerException",
     "modelStreamErrorException",
     "modelTimeoutException",
     "validationException",
-    "conflict_error",
-    "timeout",
-    "connection_error",
-    "protocol_error",
+    "credentials_error",
 )
 
 
@@ -441,7 +448,8 @@ async def test_many_transports_and_configs_share_one_registry(
     assert Samples(reg)("axio_anthropic_requests_total", outcome="ok") == 4
     assert Samples(reg, "claude-haiku-4-5")("axio_anthropic_requests_total", outcome="ok") == 1
     names = {family.name for family in reg.collect()}
-    assert "axio_anthropic_requests" in names and len(names) == 17
+    # 17 request families and the credential refreshes (registered once, empty on Anthropic's API).
+    assert "axio_anthropic_requests" in names and len(names) == 18
 
 
 async def test_transports_without_a_meter_provider_share_one_meter_and_read_the_version_once(

@@ -63,7 +63,7 @@ async def test_workers_add_up_in_the_multiprocess_collector(tmp_path: Path) -> N
     MultiProcessCollector(registry, path=str(metrics_dir))  # type: ignore[no-untyped-call]
 
     def value(name: str, **labels: str) -> float | None:
-        return registry.get_sample_value(name, {"model": MODEL, **labels})
+        return registry.get_sample_value(name, {"model": MODEL, "provider": "anthropic", **labels})
 
     calls = WORKERS * REQUESTS
     assert len({w["pid"] for w in workers}) == WORKERS

@@ -74,8 +74,12 @@ async def test_exports_serves_metrics_and_logs_json_with_trace_ids(
         async with session.get(handle.metrics_url) as response:
             assert response.status == 200
             scraped = await response.text()
-        assert 'axio_anthropic_requests_total{model="claude-sonnet-4-6",outcome="ok"} 1.0' in scraped
-        assert 'axio_anthropic_retries_total{model="claude-sonnet-4-6",reason="rate_limited"} 1.0' in scraped
+        assert (
+            'axio_anthropic_requests_total{model="claude-sonnet-4-6",outcome="ok",provider="anthropic"} 1.0'
+        ) in scraped
+        assert (
+            'axio_anthropic_retries_total{model="claude-sonnet-4-6",provider="anthropic",reason="rate_limited"} 1.0'
+        ) in scraped
 
         handle.shutdown()
         spans = receiver.spans()
@@ -194,7 +198,9 @@ async def test_without_the_sdk_it_serves_metrics_and_logs(
         assert handle.metrics_url is not None
         async with session.get(handle.metrics_url) as response:
             scraped = await response.text()
-        assert 'axio_anthropic_requests_total{model="claude-sonnet-4-6",outcome="ok"} 1.0' in scraped
+        assert (
+            'axio_anthropic_requests_total{model="claude-sonnet-4-6",outcome="ok",provider="anthropic"} 1.0'
+        ) in scraped
         ours = [line["event"] for line in _json_lines(logs) if line["logger"] == "axio_transport_anthropic"]
         assert ours == [REQUEST_END]
     finally:

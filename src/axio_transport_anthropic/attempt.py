@@ -15,7 +15,7 @@ from typing import Final
 import aiohttp
 from axio.events import StreamEvent
 
-from .backends import Backend
+from .backends import Backend, CredentialRefresh
 from .decoder import MessageStreamDecoder
 from .errors import AnthropicError, APIConnectionError, APIStatusError, APITimeoutError, InStreamError, ProtocolError
 from .redaction import url_without_credentials, without_secret
@@ -57,12 +57,15 @@ class AttemptFailed(Exception):
         retryable: bool,
         reason: RetryReason | None = None,
         headers: Mapping[str, str] | None = None,
+        refresh: CredentialRefresh | None = None,
     ) -> None:
         super().__init__(str(error))
         self.error = error
         self.retryable = retryable
         self.reason = reason
         self.headers = headers
+        #: A credential refresh that failed before anything was sent, for telemetry to count.
+        self.refresh = refresh
 
 
 async def read_attempt(

@@ -73,7 +73,9 @@ async def stream_events(
             observer.attempt_started(attempt, sent)
             try:
                 # After attempt_started, which may add traceparent: a signature covers it.
-                await backend.authorize(url, sent, body)
+                refresh = await backend.authorize(url, sent, body)
+                if refresh is not None:
+                    observer.credential_refresh(attempt, refresh)
                 # After authorize: a token refreshed for this attempt is a secret too.
                 secrets = backend.secrets()
                 batches = read_attempt(session, backend, url, body, sent, decoder, timeouts, secrets, state)
@@ -105,6 +107,8 @@ async def stream_events(
                 return
             except AttemptFailed as failed:
                 failed.error.attempts = attempt
+                if failed.refresh is not None:
+                    observer.credential_refresh(attempt, failed.refresh)
                 status = state.status if failed.error.status is None else failed.error.status
                 observer.attempt_ended(
                     AttemptReport(attempt, status, state.request_id, state.headers, failed.error, failed.reason)

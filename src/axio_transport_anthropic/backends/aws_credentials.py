@@ -41,6 +41,8 @@ class CredentialsUnavailable(AnthropicError):
     def __init__(self, message: str, *, transient: bool = False) -> None:
         super().__init__(message, error_type="credentials_error")
         self.transient = transient
+        #: The resolution that failed, when one was tried (telemetry counts it).
+        self.refresh: CredentialRefresh | None = None
 
     def _what(self) -> str:
         return "AWS credentials unavailable"
@@ -75,7 +77,11 @@ class AwsCredentials:
             if (frozen := self._current()) is not None:
                 return frozen, None  # another stream resolved them while this one waited
             started = time.perf_counter()
-            self._frozen = await asyncio.to_thread(self._resolve)
+            try:
+                self._frozen = await asyncio.to_thread(self._resolve)
+            except CredentialsUnavailable as exc:
+                exc.refresh = CredentialRefresh(time.perf_counter() - started, exc)
+                raise
             return self._frozen, CredentialRefresh(time.perf_counter() - started)
 
     def forget(self) -> bool:

@@ -110,7 +110,7 @@ class Bedrock:
         try:
             credentials, refresh = await self._credentials.get()
         except CredentialsUnavailable as exc:
-            raise AttemptFailed(exc, retryable=exc.transient, reason="connection_error") from exc
+            raise AttemptFailed(exc, retryable=exc.transient, reason="connection_error", refresh=exc.refresh) from exc
         self._signatures.append(sign(credentials, self.region, url, headers, body))
         return refresh
 

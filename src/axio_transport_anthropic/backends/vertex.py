@@ -126,9 +126,10 @@ class RefreshAttemptFailed(AttemptFailed):
     """An attempt that ended before sending: no token could be had. ``refresh`` is the failed
     refresh, for telemetry to count as it counts the ones ``authorize`` returns."""
 
+    refresh: CredentialRefresh
+
     def __init__(self, error: AnthropicError, refresh: CredentialRefresh, *, retryable: bool) -> None:
-        super().__init__(error, retryable=retryable, reason="connection_error" if retryable else None)
-        self.refresh = refresh
+        super().__init__(error, retryable=retryable, reason="connection_error" if retryable else None, refresh=refresh)
 
 
 def _refresh_failure(failed: RefreshFailed, secrets: tuple[str, ...]) -> RefreshAttemptFailed:

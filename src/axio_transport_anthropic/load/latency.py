@@ -24,7 +24,7 @@ from typing import Any, Final
 from axio.events import StreamEvent
 from opentelemetry.trace import SpanContext
 
-from ..telemetry.lifecycle import AttemptReport, Outcome, RequestInfo, ResponseReport
+from ..telemetry.lifecycle import AttemptReport, CredentialRefresh, Outcome, RequestInfo, ResponseReport
 
 __all__ = ["DEFAULT_CAPACITY", "Latencies", "Latency", "quantile"]
 
@@ -135,6 +135,9 @@ class _Request:
         pass
 
     def attempt_ended(self, report: AttemptReport) -> None:
+        pass
+
+    def credential_refresh(self, attempt: int, refresh: CredentialRefresh) -> None:
         pass
 
     def backoff(self, attempt: int, reason: str, delay: float, server_requested: bool) -> None:

@@ -201,8 +201,12 @@ def read_totals(registry: CollectorRegistry) -> LiveTotals:
     return LiveTotals(total("requests"), total("tokens"), total("retries"), total("errors"))
 
 
+#: The labels every request family has, that name the series rather than what was counted.
+_SERIES_KEY: Final = ("model", "provider")
+
+
 def _read(registry: CollectorRegistry) -> dict[str, dict[str, float]]:
-    """Counters as ``{family: {label value: total}}``, summed over models."""
+    """Counters as ``{family: {label value: total}}``, summed over models and providers."""
     counters: dict[str, dict[str, float]] = {}
     for family in registry.collect():
         if not family.name.startswith(_PREFIX):
@@ -212,7 +216,7 @@ def _read(registry: CollectorRegistry) -> dict[str, dict[str, float]]:
             by_label = counters.setdefault(name, {})
             for sample in family.samples:
                 if sample.name.endswith("_total"):
-                    # The one label besides model (outcome, reason, type...), or "" when there is none.
-                    key = next((v for k, v in sample.labels.items() if k != "model"), "")
+                    # The one label besides model and provider (outcome, reason, type...), or "".
+                    key = next((v for k, v in sample.labels.items() if k not in _SERIES_KEY), "")
                     by_label[key] = by_label.get(key, 0.0) + sample.value
     return counters

@@ -43,7 +43,7 @@ _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _VALUE: Final = re.compile(r"[A-Za-z0-9_.:@/+=-]{1,64}")
 #: Labels the families already carry, scrape target labels, and the log lines' own fields.
 _RESERVED: Final = frozenset(
-    {"model", "type", "outcome", "status", "reason", "resource", "le", "quantile", "job", "instance"}
+    {"model", "provider", "type", "outcome", "status", "reason", "resource", "le", "quantile", "job", "instance"}
     | {"event", "level", "logger", "timestamp", "message", "error", "trace_id", "span_id", "url", "attempt"}
     | {"attempts", "max_attempts", "max_tokens", "delay_s", "server_requested", "error_type", "request_id"}
     | {"response_model", "response_id", "stop_reason", "duration_s", "time_to_first_token_s", "cost_usd"}

@@ -53,6 +53,10 @@ GENAI_TOKEN_BOUNDARIES: Final = tuple(4**i for i in range(14))  # 1, 4, 16, ...,
 GENAI_DURATION_BOUNDARIES: Final = tuple(round(0.01 * 2**i, 2) for i in range(14))  # 0.01, 0.02, ..., 81.92
 
 
+#: The labels every family but the refreshes starts with.
+_KEY: Final = ("model", "provider")
+
+
 class PromInstruments:
     """The ``axio_anthropic_*`` families on one registry. Get them with ``prom_instruments()``."""
 
@@ -61,13 +65,15 @@ class PromInstruments:
         self.attribution = attribution
         extra = attribution.names if attribution is not None else ()
 
+        # Every family but the refreshes is by model and provider (the same model id is sold by
+        # all three clouds); the provider is one of labels.PROVIDERS, or _OTHER.
         def counter(name: str, doc: str, label: str | None = None, unit: str = "", attributed: bool = False) -> Counter:
-            labels: tuple[str, ...] = ("model", label) if label else ("model",)
+            labels: tuple[str, ...] = (*_KEY, label) if label else _KEY
             labels += extra if attributed else ()
             return Counter(name, doc, labels, unit=unit, registry=registry)
 
         def histogram(name: str, doc: str, buckets: Iterable[float], unit: str = "") -> Histogram:
-            return Histogram(name, doc, ("model",), unit=unit, registry=registry, buckets=tuple(buckets))
+            return Histogram(name, doc, _KEY, unit=unit, registry=registry, buckets=tuple(buckets))
 
         self.requests = counter(
             "axio_anthropic_requests",
@@ -126,7 +132,7 @@ class PromInstruments:
         self.in_flight = Gauge(
             "axio_anthropic_in_flight_requests",
             "stream() calls under way.",
-            ("model",),
+            _KEY,
             registry=registry,
             multiprocess_mode="livesum",
         )
@@ -135,27 +141,35 @@ class PromInstruments:
         self.ratelimit_remaining = Gauge(
             "axio_anthropic_ratelimit_remaining",
             "anthropic-ratelimit-*-remaining from the latest response that carried it.",
-            ("model", "resource"),
+            (*_KEY, "resource"),
             registry=registry,
             multiprocess_mode="mostrecent",
         )
         self.ratelimit_limit = Gauge(
             "axio_anthropic_ratelimit_limit",
             "anthropic-ratelimit-*-limit from the latest response that carried it.",
-            ("model", "resource"),
+            (*_KEY, "resource"),
             registry=registry,
             multiprocess_mode="mostrecent",
         )
-        self._models: dict[str, ModelSeries] = {}
+        self.credential_refreshes = Counter(
+            "axio_anthropic_credential_refreshes",
+            "Cloud credential refreshes (a Google token, an AWS credential set) by outcome (ok, error).",
+            ("provider", "outcome"),
+            registry=registry,
+        )
+        self._models: dict[tuple[str, str], ModelSeries] = {}
         self._lock = threading.Lock()
 
-    def series(self, model: str) -> ModelSeries:
-        found = self._models.get(model)
+    def series(self, model: str, provider: str = "anthropic") -> ModelSeries:
+        """The children of ``model`` on ``provider``, a bounded label value (``provider_label``)."""
+        key = (provider, model)
+        found = self._models.get(key)
         if found is None:
             with self._lock:
-                found = self._models.get(model)
+                found = self._models.get(key)
                 if found is None:
-                    found = self._models[model] = ModelSeries(self, model)
+                    found = self._models[key] = ModelSeries(self, model, provider)
         return found
 
 
@@ -187,7 +201,7 @@ def check_registered(registry: CollectorRegistry, labels: tuple[str, ...], cap: 
 class OtelInstruments:
     """The GenAI client histograms, with the boundaries the semantic conventions advise."""
 
-    __slots__ = ("duration", "time_per_chunk", "time_to_first_chunk", "token_usage")
+    __slots__ = ("credential_refresh", "duration", "time_per_chunk", "time_to_first_chunk", "token_usage")
 
     def __init__(self, meter: Meter) -> None:
         self.token_usage: OtelHistogram = meter.create_histogram(
@@ -212,6 +226,13 @@ class OtelInstruments:
             "gen_ai.client.operation.time_per_output_chunk",
             unit="s",
             description="Time between consecutive chunks after the first in a streaming operation.",
+            explicit_bucket_boundaries_advisory=GENAI_DURATION_BOUNDARIES,
+        )
+        # Not a GenAI convention (it has none): the count is the refreshes, error.type the failed ones.
+        self.credential_refresh: OtelHistogram = meter.create_histogram(
+            "axio.anthropic.credential.refresh.duration",
+            unit="s",
+            description="Cloud credential refreshes (a Google token, an AWS credential set) and how long each took.",
             explicit_bucket_boundaries_advisory=GENAI_DURATION_BOUNDARIES,
         )
 

@@ -12,7 +12,18 @@ from ..errors import AnthropicError, APIConnectionError, APITimeoutError, InStre
 from ..retry import STATUS_OF_ERROR_TYPE, RetryReason
 from .lifecycle import AttemptReport
 
-__all__ = ["ERROR_TYPES", "OTHER", "RETRY_REASONS", "Vocabulary", "attempt_status", "error_type"]
+__all__ = [
+    "ERROR_TYPES",
+    "OTHER",
+    "PROVIDERS",
+    "REFRESHING_PROVIDERS",
+    "RETRY_REASONS",
+    "Vocabulary",
+    "attempt_status",
+    "error_type",
+    "error_types_of",
+    "provider_label",
+]
 
 OTHER: Final = "_OTHER"
 _LABEL: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
@@ -48,15 +59,43 @@ class Vocabulary:
 #: Every reason the retry rules give a retry (``retries_total`` and ``backoff_seconds_total`` labels).
 RETRY_REASONS: Final[tuple[str, ...]] = get_args(RetryReason)
 
-#: The fixed ``type`` values of a failed request: Anthropic's error types, then the transport's own.
-#: ``error_type`` may add a few more (a new Anthropic type, a bare HTTP status), never unboundedly.
-ERROR_TYPES: Final[tuple[str, ...]] = (
-    *STATUS_OF_ERROR_TYPE,
-    "conflict_error",
-    "timeout",
-    "connection_error",
-    "protocol_error",
+#: The ``provider`` label: ``gen_ai.provider.name`` of the three backends, and nothing else.
+PROVIDERS: Final[tuple[str, ...]] = ("anthropic", "gcp.vertex_ai", "aws.bedrock")
+#: The backends whose credentials expire and are refreshed (``credential_refreshes_total``).
+REFRESHING_PROVIDERS: Final[tuple[str, ...]] = ("gcp.vertex_ai", "aws.bedrock")
+_PROVIDERS: Final = frozenset(PROVIDERS)
+
+
+def provider_label(provider: str) -> str:
+    """The ``provider`` label of ``provider``: one of ``PROVIDERS``, else ``_OTHER`` (a backend
+    someone plugs in names its own provider; it must not grow the series)."""
+    return provider if provider in _PROVIDERS else OTHER
+
+
+_TRANSPORT_ERRORS: Final = ("conflict_error", "timeout", "connection_error", "protocol_error")
+#: Bedrock's own names: its in-stream exceptions, and no credentials to sign with.
+_BEDROCK_ERRORS: Final = (
+    *(name for name in STATUS_OF_ERROR_TYPE if name.endswith("Exception")),
+    "credentials_error",
 )
+#: Anthropic's error types, then the transport's own: what the direct API and Vertex AI (whose
+#: Google envelope is read as Anthropic's types) fail with.
+_ANTHROPIC_ERRORS: Final = (
+    *(name for name in STATUS_OF_ERROR_TYPE if not name.endswith("Exception")),
+    *_TRANSPORT_ERRORS,
+)
+
+#: Every fixed ``type`` value of a failed request, whichever the provider.
+#: ``error_type`` may add a few more (a new Anthropic type, a bare HTTP status), never unboundedly.
+ERROR_TYPES: Final[tuple[str, ...]] = (*_ANTHROPIC_ERRORS, *_BEDROCK_ERRORS)
+_BY_PROVIDER: Final = {"aws.bedrock": (*_ANTHROPIC_ERRORS, *_BEDROCK_ERRORS)}
+
+
+def error_types_of(provider: str) -> tuple[str, ...]:
+    """The ``type`` values pre-created at 0 for ``provider``'s series: only the errors it can
+    report, so a transport on Anthropic's API shows none of Bedrock's exception names."""
+    return _BY_PROVIDER.get(provider, _ANTHROPIC_ERRORS)
+
 
 # "cancelled" names spans and attempts; a cancelled request is never counted as an error.
 _ERROR_TYPES: Final = Vocabulary((*ERROR_TYPES, "cancelled"))

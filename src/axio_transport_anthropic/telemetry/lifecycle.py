@@ -20,12 +20,14 @@ from axio.models import ModelSpec
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanContext
 
+from ..backends.base import CredentialRefresh
 from ..decoder import TokenCounts
 from ..errors import AnthropicError
 
 __all__ = [
     "AttemptReport",
     "CompositeObserver",
+    "CredentialRefresh",
     "Outcome",
     "RequestInfo",
     "RequestObserver",
@@ -110,6 +112,11 @@ class RequestObserver(Protocol):
 
     def attempt_ended(self, report: AttemptReport) -> None: ...
 
+    def credential_refresh(self, attempt: int, refresh: CredentialRefresh) -> None:
+        """Attempt ``attempt`` had to refresh the backend's credentials first (or tried to:
+        ``refresh.error`` says why it failed). Between ``attempt_started`` and ``attempt_ended``.
+        ``refresh`` holds no secret: a duration and an exception whose text names none."""
+
     def backoff(self, attempt: int, reason: str, delay: float, server_requested: bool) -> None:
         """After attempt ``attempt`` failed, before sleeping ``delay`` seconds."""
 
@@ -138,10 +145,13 @@ class CompositeObserver:
     def __init__(self, observers: Sequence[RequestObserver]) -> None:
         self._observers = tuple(observers)
 
-    def _each(self, name: str, *args: Any) -> None:
+    def _each(self, name: str, *args: Any, optional: bool = False) -> None:
         for observer in self._observers:
             try:
-                getattr(observer, name)(*args)
+                # An optional hook is newer than the others: a sink written before it is skipped.
+                hook = getattr(observer, name, None) if optional else getattr(observer, name)
+                if hook is not None:
+                    hook(*args)
             except Exception:
                 logger.warning("Telemetry observer %s failed in %s", type(observer).__name__, name, exc_info=True)
 
@@ -150,6 +160,9 @@ class CompositeObserver:
 
     def attempt_ended(self, report: AttemptReport) -> None:
         self._each("attempt_ended", report)
+
+    def credential_refresh(self, attempt: int, refresh: CredentialRefresh) -> None:
+        self._each("credential_refresh", attempt, refresh, optional=True)
 
     def backoff(self, attempt: int, reason: str, delay: float, server_requested: bool) -> None:
         self._each("backoff", attempt, reason, delay, server_requested)

@@ -35,7 +35,7 @@ from opentelemetry.trace import SpanContext
 from ..errors import AnthropicError
 from ..models import cost_usd
 from ..redaction import mask_keys, url_without_credentials
-from .lifecycle import AttemptReport, Outcome, RequestInfo, RequestObserver, ResponseReport
+from .lifecycle import AttemptReport, CredentialRefresh, Outcome, RequestInfo, RequestObserver, ResponseReport
 
 if TYPE_CHECKING:
     from . import TelemetryConfig
@@ -193,6 +193,9 @@ class _RequestLog:
 
     def attempt_ended(self, report: AttemptReport) -> None:
         self._last = report
+
+    def credential_refresh(self, attempt: int, refresh: CredentialRefresh) -> None:
+        pass  # the backends log a failed refresh themselves; a good one is not news
 
     def backoff(self, attempt: int, reason: str, delay: float, server_requested: bool) -> None:
         sink = _sink(logging.WARNING)

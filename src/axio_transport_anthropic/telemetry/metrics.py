@@ -22,8 +22,8 @@ from ..models import cost_usd
 from ..retry import header_number
 from .call_labels import SPAN_PREFIX, Attribution
 from .instruments import OtelInstruments, otel_instruments, prom_instruments
-from .labels import OTHER, RETRY_REASONS, Vocabulary, attempt_status, error_type
-from .lifecycle import AttemptReport, Outcome, RequestInfo, ResponseReport
+from .labels import OTHER, RETRY_REASONS, Vocabulary, attempt_status, error_type, provider_label
+from .lifecycle import AttemptReport, CredentialRefresh, Outcome, RequestInfo, ResponseReport
 from .scope import PerProvider
 from .series import ModelSeries, UsageSeries
 from .setup import current
@@ -91,7 +91,8 @@ class Metrics:
         # The provider in effect now, so that a host setting one up later (again) is followed.
         otel = self._otel(self._meter_provider or otel_metrics.get_meter_provider())
         exemplar = _exemplar(span) if self._exemplars and not (self._follow_setup and _spans_unexported()) else None
-        return _Observer(info, self._prom.series(info.model.id), otel, exemplar)
+        series = self._prom.series(info.model.id, provider_label(info.provider))
+        return _Observer(info, series, otel, exemplar)
 
 
 class _Observer:
@@ -141,6 +142,18 @@ class _Observer:
                     series.ratelimit_limit(resource).set(limit)
                 if (remaining := header_number(headers, remaining_name)) is not None:
                     series.ratelimit_remaining(resource).set(remaining)
+
+    def credential_refresh(self, attempt: int, refresh: CredentialRefresh) -> None:
+        failed = refresh.error is not None
+        self._series.credential_refreshes("error" if failed else "ok").inc()
+        info = self._info
+        attributes: dict[str, AttributeValue] = {
+            "gen_ai.provider.name": info.provider,
+            "server.address": info.server_address,
+        }
+        if failed:
+            attributes["error.type"] = error_type(refresh.error)
+        self._otel.credential_refresh.record(max(0.0, refresh.seconds), attributes)
 
     def backoff(self, attempt: int, reason: str, delay: float, server_requested: bool) -> None:
         label = _RETRY_REASONS(reason)

@@ -26,7 +26,7 @@ from opentelemetry.util.types import AttributeValue
 from .call_labels import SPAN_PREFIX
 from .content import OutputPart, input_content, output_messages
 from .labels import OTHER, error_type
-from .lifecycle import AttemptReport, Outcome, RequestInfo, ResponseReport, logger
+from .lifecycle import AttemptReport, CredentialRefresh, Outcome, RequestInfo, ResponseReport, logger
 from .scope import SCOPE, PerProvider, scope_version
 
 if TYPE_CHECKING:
@@ -148,6 +148,19 @@ class RequestTrace:
             span.set_attribute("error.type", kind)
             span.set_status(Status(StatusCode.ERROR, description))
         span.end()
+
+    def credential_refresh(self, attempt: int, refresh: CredentialRefresh) -> None:
+        """An event on the request span: the outcome and how long it took; never what was obtained."""
+        if not self._recording:
+            return
+        attributes: dict[str, AttributeValue] = {
+            "credential.refresh.outcome": "ok" if refresh.error is None else "error",
+            "credential.refresh.duration_s": refresh.seconds,
+            "credential.refresh.attempt": attempt,
+        }
+        if refresh.error is not None:
+            attributes["error.type"] = error_type(refresh.error)
+        self._span.add_event("credential.refresh", attributes)
 
     def backoff(self, attempt: int, reason: str, delay: float, server_requested: bool) -> None:
         if self._recording:
