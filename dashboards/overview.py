@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
-from dashboards import attribution
+from dashboards import agents, attribution
 from dashboards.alerts import alert_condition, scoped
 from dashboards.common import (
     NUMBER,
@@ -222,4 +222,4 @@ def build() -> db.Dashboard:
             ),
         ],
     )
-    return attribution.with_row(dashboard)
+    return attribution.with_row(agents.with_row(dashboard))

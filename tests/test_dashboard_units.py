@@ -22,7 +22,11 @@ RATE_UNITS = {
     "retries_total": "count:retries/s",
     "tokens_total": "count:tokens/s",
     "backoff_seconds_total": "count:s/s",
+    "agent_runs_total": "count:runs/s",
+    "agent_tool_calls_total": "count:calls/s",
 }
+#: Turns per agent run: a count, whether a quantile or the mean (sum over count).
+TURNS = {"agent_turns_bucket", "agent_turns_sum", "agent_turns_count"}
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +38,8 @@ def expected_unit(queries: list[str]) -> str:
     """The unit a panel's queries call for, from what they compute."""
     joined = " ".join(queries)
     metrics = set(re.findall(r"axio_anthropic_([a-z_]+)", joined))
+    if metrics and metrics <= TURNS:
+        return "short"
     if "histogram_quantile" in joined:
         return "s" if all(m.endswith("_seconds_bucket") for m in metrics) else "count:tokens"
     if metrics == {"cost_usd_total"}:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dashboards import build
+from dashboards import agents, build
 from dashboards.queries import (
     PanelQuery,
     committed_dashboards,
@@ -50,12 +50,21 @@ HISTOGRAMS = (
     "output_tokens",
 )
 GAUGES = ("in_flight_requests", "ratelimit_remaining", "ratelimit_limit")
+#: AxioInstrumentor's series (README "Agent traces"): per agent run and tool call, not per model call.
+AGENT_COUNTERS = ("agent_runs", "agent_tool_calls")
+AGENT_HISTOGRAMS = ("agent_run_duration_seconds", "agent_turns", "agent_tool_duration_seconds")
 #: The metric contract of README.md "Metrics": the only axio_anthropic_* series that exist.
 KNOWN_METRICS = (
-    {f"axio_anthropic_{name}_total" for name in COUNTERS}
-    | {f"axio_anthropic_{name}_{suffix}" for name in HISTOGRAMS for suffix in ("bucket", "sum", "count")}
+    {f"axio_anthropic_{name}_total" for name in (*COUNTERS, *AGENT_COUNTERS)}
+    | {
+        f"axio_anthropic_{name}_{suffix}"
+        for name in (*HISTOGRAMS, *AGENT_HISTOGRAMS)
+        for suffix in ("bucket", "sum", "count")
+    }
     | {f"axio_anthropic_{name}" for name in GAUGES}
 )
+#: The variables the agent series can be filtered by: a run's series carry no model label.
+AGENT_FILTER_VARIABLES = ("job", "instance")
 #: Functions, aggregations and keywords that may precede "(" in a panel query.
 PROMQL_CALLS = {
     "sum", "min", "max", "avg", "count", "topk", "bottomk", "quantile", "stddev",
@@ -216,7 +225,8 @@ def test_every_selector_is_filtered_by_job_instance_and_model(dashboards: list[d
     problems: list[str] = []
     for query in queries_of(dashboards):
         for metric, matchers in SELECTOR.findall(query.expr):
-            missing = [name for name in FILTER_VARIABLES if f'{name}=~"${name}"' not in matchers]
+            wanted = AGENT_FILTER_VARIABLES if metric.startswith("axio_anthropic_agent_") else FILTER_VARIABLES
+            missing = [name for name in wanted if f'{name}=~"${name}"' not in matchers]
             if missing:
                 problems.append(f"{query.dashboard} / {query.panel_title!r}: {metric} lacks {missing}")
     assert not problems, "\n".join(problems)
@@ -310,3 +320,34 @@ def test_overview_breaks_cost_and_tokens_down_by_each_call_label(dashboards: lis
         assert query["expr"] == f'label_replace({inner}, "{label}", "(unset)", "{label}", "")', panel["title"]
         assert query["legendFormat"] == "{{" + label + "}}"
         assert label in panel["description"] and "(unset)" in panel["description"] and "_OTHER" in panel["description"]
+
+
+def test_agent_series_have_no_label_the_agents_row_would_need_to_filter(dashboards: list[dict[str, Any]]) -> None:
+    """The Agents row follows job and instance only: the instrumentor's series carry no model (or
+    provider) label, so a `model=~"$model"` matcher there would only hide runs once a model is chosen."""
+    from prometheus_client import CollectorRegistry
+
+    from axio_transport_anthropic.telemetry.agent_metrics import AgentSeries
+
+    registry = CollectorRegistry()
+    series = AgentSeries(registry)
+    series.run_ended("ok", 1.0, 2)
+    series.tool_ended(series.tool_label("stock_level"), "ok", 0.01)
+    labels = {name for family in registry.collect() for sample in family.samples for name in sample.labels}
+    assert labels <= {"outcome", "tool", "le"}, labels
+    samples = {sample.name for family in registry.collect() for sample in family.samples}
+    names = {name for name in samples if not name.endswith("_created")}
+    assert names <= KNOWN_METRICS, names - KNOWN_METRICS
+    (overview,) = [d for d in dashboards if d["uid"] == "axio-anthropic-overview"]
+    titles = [panel["title"] for panel in overview["panels"]]
+    row = titles.index("Agents")
+    assert titles[row + 1 : row + 7] == [
+        "Agent runs by outcome",
+        "Agent run duration p50 / p95 / p99",
+        "Turns per run",
+        "Tool calls by tool",
+        "Tool errors by tool",
+        "Tool duration p95 by tool",
+    ]
+    queried = {metric for panel in overview["panels"][row + 1 : row + 7] for metric in METRIC.findall(str(panel))}
+    assert {name for name in queried if "_agent_" in name} == {f"axio_anthropic_{m}" for m in agents.METRICS}

@@ -28,6 +28,7 @@ from .providers import Endpoint, Provider, environment_endpoint, given_endpoint,
 from .simulator import Simulator
 from .simulator.replies import Reply, TextBlock, ToolUseBlock
 from .telemetry import ExportReport, TelemetryConfig
+from .telemetry.agent_setup import agents_traced
 from .telemetry.setup import DEFAULT_METRICS_PORT, TelemetryHandle, current, setup
 
 if TYPE_CHECKING:
@@ -110,7 +111,8 @@ async def run_demo(
     reports: tuple[ExportReport, ...] = ()
     try:
         telemetry = handle.telemetry_config() if handle is not None else TelemetryConfig()
-        code = await _run(question, out, telemetry, handle, model, base_url, provider)
+        with agents_traced(handle):  # one trace per agent run: invoke_agent over its chat and tool spans
+            code = await _run(question, out, telemetry, handle, model, base_url, provider)
     finally:
         if handle is not None and ours:
             # In a thread: a collector that is down must not stall the loop.

@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from ..providers import Endpoint, Provider, given_endpoint, simulated_endpoint
 from ..simulator import FaultProfile, Simulator
 from ..telemetry import TelemetryConfig, call_labels
+from ..telemetry.agent_setup import agents_traced
 from ..telemetry.exports import ExportReport
 from ..telemetry.setup import TelemetryHandle, current, setup
 from .agents import make_agent, run_agent
@@ -81,7 +82,9 @@ async def run_load(
             )
             if observer is not None:
                 observer.started(info)
-            summary = await _run(config, info, endpoint, registry, stop, observer)
+            # One trace per agent run, its series on the run's registry (served on /metrics).
+            with agents_traced(handle or current(), registry):
+                summary = await _run(config, info, endpoint, registry, stop, observer)
         if observer is not None:
             observer.finished(summary)
         if metrics_url is not None and config.linger > 0 and not stop.is_set():
