@@ -198,7 +198,6 @@ async def test_credentials_near_expiry_are_refreshed_and_rotated_keys_used(
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="the retry loop re-authorizes after a 401 only; AWS rejects keys with a 403")
 async def test_after_a_403_the_chain_is_walked_again(sim: Simulator, tmp_path: Path, aws_config: Path) -> None:
     """Keys rotated before they were due to expire: the cached set is refused (403
     ExpiredTokenException), ``rejected()`` drops it, and the next attempt signs with the new keys."""

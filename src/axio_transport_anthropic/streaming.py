@@ -113,10 +113,12 @@ async def stream_events(
                 observer.attempt_ended(
                     AttemptReport(attempt, status, state.request_id, state.headers, failed.error, failed.reason)
                 )
-                if status == 401 and not reauthorized and backend.rejected():
+                if (status == 401 or status == 403) and not reauthorized and backend.rejected(status, failed.error):
                     # Credentials that expire may have been revoked or rotated early: one more
-                    # attempt with fresh ones, at once. Not a retry of a failing service, so
-                    # neither backoff nor max_retries applies; the 401 attempt is still reported.
+                    # attempt with fresh ones, at once, where the backend says the refusal was of
+                    # the credentials (a 401; Bedrock's stale-key 403s). Not a retry of a failing
+                    # service, so neither backoff nor max_retries applies; the refused attempt is
+                    # still reported.
                     reauthorized = 1
                     continue
                 wait = retry_wait(t, failed, attempt - reauthorized, committed, loop.time(), deadline)

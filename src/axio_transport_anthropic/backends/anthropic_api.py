@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import auth
+from ..errors import AnthropicError
 from ..sse import SSEDecoder
 from .base import CredentialRefresh, ErrorBody, Framing
 from .envelopes import anthropic_envelope, parse_json, quoted
@@ -43,8 +44,8 @@ class AnthropicAPI:
     async def authorize(self, url: str, headers: dict[str, str], body: bytes) -> CredentialRefresh | None:
         return None  # the key or token is in headers() already: nothing expires
 
-    def rejected(self) -> bool:
-        return False  # a static key refused once is refused again
+    def rejected(self, status: int, error: AnthropicError) -> bool:
+        return False  # a static key refused once is refused again; a 403 is a permission
 
     def secrets(self) -> tuple[str, ...]:
         return auth.secrets_of(self._transport)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..errors import AnthropicError
 from ..sse import ServerSentEvent
 
 __all__ = ["Backend", "CredentialRefresh", "ErrorBody", "Framing"]
@@ -72,9 +73,10 @@ class Backend(Protocol):
         refresh it had to do first, if any (a failed one also raises)."""
         ...
 
-    def rejected(self) -> bool:
-        """After a 401: forget cached credentials; whether one more attempt with fresh ones may
-        succeed (a static key would only be refused again)."""
+    def rejected(self, status: int, error: AnthropicError) -> bool:
+        """After a 401 or 403: whether the credentials were refused (not the caller's permissions)
+        and one more attempt with fresh ones may succeed; if so, cached ones are forgotten. A
+        static key would only be refused again, and a 403 for a missing permission is final."""
         ...
 
     def secrets(self) -> tuple[str, ...]:

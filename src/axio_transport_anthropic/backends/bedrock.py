@@ -17,10 +17,10 @@ from yarl import URL
 
 from .. import bedrock_settings
 from ..attempt import AttemptFailed
-from ..errors import ConfigurationError
+from ..errors import AnthropicError, ConfigurationError
 from .aws_credentials import AwsCredentials, CredentialsUnavailable, Frozen
 from .base import CredentialRefresh, ErrorBody, Framing
-from .bedrock_errors import bedrock_error
+from .bedrock_errors import bedrock_error, stale_credentials
 from .bedrock_stream import BedrockEventStream
 from .sigv4 import load_signer, sign
 
@@ -119,7 +119,13 @@ class Bedrock:
         if not self._transport.api_key:
             await self._credentials.get()
 
-    def rejected(self) -> bool:
+    def rejected(self, status: int, error: AnthropicError) -> bool:
+        if self._transport.api_key:
+            return False  # a Bedrock API key is a setting: refused once, refused again
+        if status == 403 and not stale_credentials(error.error_type, error.message):
+            return False  # AccessDeniedException and the like: the permissions, not the keys
+        # Keys rotated (or a session revoked) before their expiry, or a signature gone stale:
+        # walk the chain again and sign anew.
         return self._credentials.forget()
 
     def secrets(self) -> tuple[str, ...]:

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from .base import ErrorBody
 from .envelopes import QUOTED, parse_json, quoted
 
-__all__ = ["bedrock_error", "error_type_header"]
+__all__ = ["bedrock_error", "error_type_header", "stale_credentials"]
+
+#: 403s that refuse the credentials themselves: a session token expired or revoked, keys rotated
+#: out. Not AccessDeniedException (a missing permission) nor a malformed signature.
+_STALE: Final = frozenset({"ExpiredTokenException", "UnrecognizedClientException"})
+
+
+def stale_credentials(error_type: str | None, message: str) -> bool:
+    """Whether a 403 says the credentials or the signature's time went stale, so that the same
+    request signed again with freshly resolved credentials may be let in."""
+    if error_type in _STALE:
+        return True
+    # Signed longer than 5 minutes before it arrived (a clock that jumped, a long stall): a new
+    # signature carries a new time. A wrongly scoped one fails again, and is not retried.
+    return error_type == "InvalidSignatureException" and "Signature expired" in message
 
 
 def error_type_header(headers: Mapping[str, str]) -> str | None:

@@ -105,7 +105,9 @@ class VertexAI:
             headers["x-goog-user-project"] = access.quota_project
         return refresh
 
-    def rejected(self) -> bool:
+    def rejected(self, status: int, error: AnthropicError) -> bool:
+        if status != 401:
+            return False  # Google's 403 is PERMISSION_DENIED: a new token has the same roles
         task = asyncio.current_task()
         self._credentials.refuse(self._sent.pop(task, None) if task is not None else None)
         logger.info("Vertex AI refused the access token (401): refreshing it for one more attempt")
