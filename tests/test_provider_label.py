@@ -7,16 +7,18 @@ Bedrock tests.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from prometheus_client import CollectorRegistry
 
+from axio_transport_anthropic import AnthropicTransport, BedrockTransport, VertexAITransport
 from axio_transport_anthropic.backends import CredentialRefresh
 from axio_transport_anthropic.decoder import TokenCounts
 from axio_transport_anthropic.models import ANTHROPIC_MODELS
+from axio_transport_anthropic.streaming import _request_info
 from axio_transport_anthropic.telemetry import AttemptReport, RequestInfo, ResponseReport, TelemetryConfig
 from axio_transport_anthropic.telemetry.labels import ERROR_TYPES, PROVIDERS, error_types_of, provider_label
 
@@ -146,3 +148,37 @@ def test_otel_instruments_carry_the_provider_name(meters: tuple[MeterProvider, I
         "axio.anthropic.credential.refresh.duration",
     ):
         assert seen.get(name) == expected, name
+
+
+@pytest.mark.parametrize(
+    ("make", "provider", "host"),
+    [
+        (lambda: AnthropicTransport(api_key="sk-ant-test-key"), "anthropic", "api.anthropic.com"),
+        (lambda: VertexAITransport(project="p", location="global"), "gcp.vertex_ai", "aiplatform.googleapis.com"),
+        (
+            lambda: VertexAITransport(project="p", location="us-east5"),
+            "gcp.vertex_ai",
+            "us-east5-aiplatform.googleapis.com",
+        ),
+        (
+            lambda: BedrockTransport(aws_region="ap-northeast-1", api_key="bedrock-api-key-test"),
+            "aws.bedrock",
+            "bedrock-runtime.ap-northeast-1.amazonaws.com",
+        ),
+    ],
+    ids=["anthropic", "vertex global", "vertex region", "bedrock"],
+)
+def test_server_address_is_the_real_host_of_each_provider(
+    make: Callable[[], AnthropicTransport], provider: str, host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (
+        "ANTHROPIC_BASE_URL",
+        "ANTHROPIC_VERTEX_BASE_URL",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    transport = make()
+    backend = transport.backend()
+    info = _request_info(transport, backend, backend.url(), [], [], "", None, {})
+    assert (info.provider, info.server_address, info.server_port) == (provider, host, 443)
