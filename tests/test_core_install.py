@@ -78,3 +78,28 @@ def test_asking_for_otlp_export_without_the_extra_names_it() -> None:
     assert done.returncode == 1
     assert "needs the [otel] extra" in done.stderr and "OTEL_EXPORTER_OTLP_ENDPOINT" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.timeout(LIMIT + 10)
+def test_without_the_cloud_extras_anthropic_works_and_vertex_and_bedrock_name_their_extra() -> None:
+    """``tests/core_install_check.py`` with google-auth, botocore and cryptography made unimportable
+    (``make embed-core`` runs it in a real core install)."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.core_install_check", "--simulate-core"],
+        capture_output=True,
+        text=True,
+        timeout=LIMIT,
+        env=_env(),
+        cwd=root,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for needle in (
+        "ok: Anthropic's API streams",
+        "an ImportError and a ConfigurationError naming [vertex]",
+        "pip install 'axio-transport-anthropic[bedrock]'",
+        "ok: Bedrock with an API key streams without botocore",
+        "usage errors naming [vertex]",
+        "usage errors naming [bedrock]",
+    ):
+        assert needle in done.stdout, done.stdout
