@@ -117,6 +117,8 @@ def test_load_runs_each_provider_through_the_fault_profiles(provider: str) -> No
     assert len(requests) == len(sim.requests), "no request went to another provider's route"
     assert len(requests) >= 24, "every agent run is a two-turn tool loop"
     assert any(r.fault for r in requests), "the profile's faults were played on this provider's route"
+    assert document["attempts"]["total"] == len(requests), "the summary counts what the route served"
+    assert document["retries"]["total"] > 0 and document["requests"]["ok"] >= 20
     target_line = next(line for line in result.stderr.splitlines() if line.startswith("target: "))
     if provider != "anthropic":
         assert target_line.startswith(f"target: {'Vertex AI' if provider == 'vertex' else 'Amazon Bedrock'} on the ")
