@@ -209,12 +209,17 @@ def _label_values(label: str, matchers: str) -> str:
 
 
 def variables() -> list[db.DatasourceVariable | db.QueryVariable | db.TextBoxVariable]:
-    """`datasource`, then `job` → `instance` → `model`, each narrowing the next (All matches every
-    value); then where trace links search."""
+    """`datasource`, then `job` → `instance` → `provider` → `model`, each narrowing the next (All
+    matches every value); then where trace links search."""
     found: list[db.DatasourceVariable | db.QueryVariable | db.TextBoxVariable] = [
         db.DatasourceVariable("datasource").id("datasource").label("Data source").type("prometheus")
     ]
-    chain = (("job", ""), ("instance", 'job=~"$job"'), ("model", 'job=~"$job", instance=~"$instance"'))
+    chain = (
+        ("job", ""),
+        ("instance", 'job=~"$job"'),
+        ("provider", 'job=~"$job", instance=~"$instance"'),
+        ("model", 'job=~"$job", instance=~"$instance", provider=~"$provider"'),
+    )
     for name, matchers in chain:
         found.append(
             db.QueryVariable(name)

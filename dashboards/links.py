@@ -5,7 +5,7 @@
   row repeated by model) searches that model, and a panel with a series per model links each
   series to its model's traces.
 - Annotations: Prometheus' ``ALERTS`` series of the axio-anthropic alerts, firing (on) and
-  pending (off until switched on), for the selected job, instance and model.
+  pending (off until switched on), for the selected job, instance, provider and model.
 
 Jaeger UI's /search page runs the search its URL describes: ``service``, ``tags`` (a JSON object
 of span attributes), ``start`` and ``end`` in Unix microseconds with ``lookback=custom``, and
@@ -33,11 +33,12 @@ ROW_MODEL = "${model:percentencode}"
 #: The model of the series a data link is clicked on.
 SERIES_MODEL = "${__field.labels.model:percentencode}"
 TRACE_LIMIT = 20
-#: The alerts of deploy/prometheus/rules, for the selected job, instance and model; alerts without
-#: an instance or model label (by job, by model, availability) match the empty alternative.
+#: The alerts of deploy/prometheus/rules, for the selected job, instance, provider and model;
+#: alerts without an instance, provider or model label (by job, by model, availability) match the
+#: empty alternative.
 ALERTS_SELECTOR = (
     'ALERTS{{alertname=~"AxioAnthropic.+", alertstate="{state}", job=~"$job", instance=~"${{instance}}|", '
-    'model=~"${{model}}|"}}'
+    'provider=~"${{provider}}|", model=~"${{model}}|"}}'
 )
 _VARIABLE = re.compile(r"(\$\{[^}]+\})")
 

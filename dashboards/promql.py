@@ -7,8 +7,10 @@ showing an alert computes what the alert computes.
 from __future__ import annotations
 
 PREFIX = "axio_anthropic_"
-#: The filter every series selector carries, so the three variables narrow every panel.
-FILTER = 'job=~"$job", instance=~"$instance", model=~"$model"'
+#: The filter every series selector carries, so the four variables narrow every panel. ``provider``
+#: is ``gen_ai.provider.name`` (anthropic, gcp.vertex_ai, aws.bedrock): the same model id can be
+#: called on all three, and each has its own quotas, errors and prices.
+FILTER = 'job=~"$job", instance=~"$instance", provider=~"$provider", model=~"$model"'
 RATE_WINDOW = "$__rate_interval"
 QUANTILES = (0.5, 0.95, 0.99)
 

@@ -21,6 +21,7 @@ DIRECTORY = Path(__file__).resolve().parent
 DEFAULTS: Mapping[str, str] = {
     "job": ".*",
     "instance": ".*",
+    "provider": ".*",
     "model": ".*",
     "__rate_interval": "1m",
     "__interval": "30s",

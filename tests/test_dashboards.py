@@ -24,7 +24,7 @@ from dashboards.queries import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-FILTER_VARIABLES = ("job", "instance", "model")
+FILTER_VARIABLES = ("job", "instance", "provider", "model")
 TEMPLATE_VARIABLES = ("datasource", *FILTER_VARIABLES)
 BUILTIN_VARIABLES = {"__rate_interval", "__interval", "__range"}
 UNITS = {"s", "reqps", "percentunit", "currencyUSD", "short"}
@@ -305,7 +305,7 @@ def test_overview_breaks_cost_and_tokens_down_by_each_call_label(dashboards: lis
         ("Cost per hour by agent", "currencyUSD"),
         ("Tokens per second by agent", "count:tokens/s"),
     ]
-    filtered = 'job=~"$job", instance=~"$instance", model=~"$model"'
+    filtered = 'job=~"$job", instance=~"$instance", provider=~"$provider", model=~"$model"'
     for panel, (label, family, scale) in zip(
         panels[row + 1 :],
         [
