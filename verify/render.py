@@ -145,7 +145,7 @@ def _caption(series: Mapping[str, Any], scenario: str, section: Mapping[str, Any
     first = (
         f"Rendered by verify/render.py from Prometheus range queries of the verification run "
         f"({series.get('mode', 'full')}, scenario '{scenario}', {when:%Y-%m-%d %H:%M} UTC): each panel's own PromQL "
-        f"with $job, $instance, $model = All (repeated rows: one per value), $__rate_interval = 1m. "
+        f"with $job, $instance, $provider, $model = All (repeated rows: one per value), $__rate_interval = 1m. "
         f"Not a Grafana screenshot."
     )
     second = f"Scenario: {description}. Time axis: minutes:seconds since the load started."

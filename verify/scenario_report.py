@@ -35,7 +35,8 @@ def evaluate(scenario: Scenario, raw: RawRun, files: Sequence[Path]) -> dict[str
 
     instances = sorted(load.instance for load in raw.loads)
     models = sorted({load.spec.model for load in raw.loads})
-    for name, wanted in (("job", [JOB]), ("instance", instances), ("model", models)):
+    # The loads all call Anthropic's API (the simulator's direct route): the one provider listed.
+    for name, wanted in (("job", [JOB]), ("instance", instances), ("provider", ["anthropic"]), ("model", models)):
         if sorted(raw.variables.get(name, [])) != wanted:
             failures.append(f"variable ${name} lists {raw.variables.get(name)}, expected {wanted}")
 
