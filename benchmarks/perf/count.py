@@ -117,13 +117,14 @@ def count_all(
         valgrind = [
             "valgrind",
             "--tool=callgrind",
+            "--instr-atstart=no",
             "--dump-before=getppid",
             f"--callgrind-out-file={tmp}/callgrind.%p",
             "--dump-line=no",
             "--compress-pos=no",
         ]
         names = [w.name for _ in range(repeat) for w in workloads]
-        done = _run([*valgrind, *child, *names], env, "the workloads under callgrind")
+        done = _run([*valgrind, *child, "--instrument", *names], env, "the workloads under callgrind")
         for line in done.stdout.splitlines():
             pid, name = line.split()
             parts = _parts(Path(tmp), pid)
