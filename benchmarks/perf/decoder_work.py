@@ -35,9 +35,12 @@ async def decoding(shape: Shape, size: int) -> AsyncIterator[Run]:
     from axio_transport_anthropic.decoder import MessageStreamDecoder
 
     kind = {"text": TextDelta, "tool": ToolInputDelta, "thinking": ReasoningDelta}[shape]
+    # Built now for the two counted runs; any other (the warm-up) is built when asked for, uncounted.
     reads = {k: _reads(sse_body(shape, k)) for k in (0, size)}
 
     async def run(k: int) -> None:
+        if k not in reads:
+            reads[k] = _reads(sse_body(shape, k))
         decoder = MessageStreamDecoder()
         seen = 0
         for chunk in reads[k]:

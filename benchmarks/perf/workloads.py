@@ -16,7 +16,7 @@ from typing import Final, Literal
 
 from .streams import Shape
 
-__all__ = ["TELEMETRY_TARGET", "WORKLOADS", "Opener", "Run", "Variant", "Workload", "named"]
+__all__ = ["PEERS", "TELEMETRY_TARGET", "WORKLOADS", "Opener", "Run", "Variant", "Workload", "named"]
 
 Run = Callable[[int], Awaitable[None]]
 Opener = Callable[[int], AbstractAsyncContextManager[Run]]
@@ -58,16 +58,16 @@ def _decoder(name: str, unit: str, shape: Shape) -> Workload:
         return decoding(shape, size)
 
     what = f"the decoder alone: {unit}s of one answer, read 16 KiB at a time"
-    return Workload(name, unit, what, 2000, 2000, open_decoder, _DECODER_NEEDS)
+    return Workload(name, unit, what, 1000, 500, open_decoder, _DECODER_NEEDS)
 
 
-def _transport(name: str, variant: Variant, what: str, size: int = 3) -> Workload:
+def _transport(name: str, variant: Variant, what: str, size: int = 2) -> Workload:
     def open_transport(size: int) -> AbstractAsyncContextManager[Run]:
         from .transport_work import requesting
 
         return requesting(variant, size)
 
-    return Workload(name, "request", what, size, 2, open_transport, _TRANSPORT_NEEDS)
+    return Workload(name, "request", what, size, 1, open_transport, _TRANSPORT_NEEDS)
 
 
 WORKLOADS: Final = (
@@ -77,7 +77,27 @@ WORKLOADS: Final = (
     _transport("request/off", "off", "1,000 text deltas, telemetry=None"),
     _transport("request/defaults", "defaults", "1,000 text deltas, TelemetryConfig(), nothing configured"),
     _transport("request/full", "full", "1,000 text deltas, traces + metrics + logs"),
-    _transport("retry/429-200", "retry", "429, then 200 with 10 text deltas; no backoff", size=5),
+    _transport("retry/429-200", "retry", "429, then 200 with 10 text deltas; no backoff", size=4),
+)
+
+
+def _client(client: str, shape: Shape) -> Workload:
+    def open_client(size: int) -> AbstractAsyncContextManager[Run]:
+        from .client_work import client_streaming
+
+        return client_streaming(client, shape, size)
+
+    library = "anthropic" if client.startswith("sdk-") else "axio_transport_anthropic"
+    what = f"{client} (benchmarks/compare_client.py) streaming {shape} deltas from the replay"
+    unit = "text delta" if shape == "text" else "argument delta"
+    return Workload(f"client/{client}/{shape}", unit, what, 1000, 1000, open_client, (library,))
+
+
+#: Not gated: each client's cost per event, counted in its own venv by benchmarks/compare_instructions.py.
+PEERS: Final = tuple(
+    _client(client, shape)
+    for client in ("ours-off", "ours-full", "published", "sdk-create", "sdk-stream")
+    for shape in ("text", "tool")
 )
 
 #: The settled telemetry target: full telemetry at most +5 % instructions over telemetry=None.
@@ -85,10 +105,10 @@ TELEMETRY_TARGET: Final = ("request/full", "request/off", 0.05)
 
 
 def named(names: str | None) -> tuple[Workload, ...]:
-    """The workloads a comma-separated list names (all when ``None``); unknown names raise ``KeyError``."""
+    """The workloads a comma-separated list names (the gated ones when ``None``); unknown names raise ``KeyError``."""
     if not names:
         return WORKLOADS
-    by_name = {w.name: w for w in WORKLOADS}
+    by_name = {w.name: w for w in (*WORKLOADS, *PEERS)}
     wanted = [name.strip() for name in names.split(",") if name.strip()]
     unknown = [name for name in wanted if name not in by_name]
     if unknown:
