@@ -1,0 +1,76 @@
+"""The performance gate bites: a decoder made slower by one extra ``json.loads`` per event fails it.
+
+The gate (``make perf-check``, ``benchmarks/perf``) is run here as CI runs it, on one small
+workload (the decoder on 1,000 text deltas, counted once) and against a baseline made in this test
+with this interpreter, so the test needs neither ``.venv-perf`` nor a baseline that matches the
+code of the moment: it shows the mechanism, not today's figures. The slowed decoder is a copy of
+the package with one line added, put first on the counted process's path (``--pythonpath``); the
+unchanged code, counted again, passes. Needs valgrind (``apt-get install valgrind``; CI installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "src" / "axio_transport_anthropic"
+WORKLOAD = "decoder/text"
+#: The decoder's parse of each event's data, and the slowed copy's: the same, then a second parse.
+PARSE = "                payload = _parse(data)\n"
+SLOWED = PARSE + "                json.loads(data)  # the perf gate test's deliberate slowdown\n"
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("valgrind") is None, reason="the gate counts with valgrind: apt-get it"),
+    # Three gate runs of one workload under callgrind: ~10 s each, several times that on a busy machine.
+    pytest.mark.timeout(240),
+]
+
+
+def _gate(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "benchmarks")}
+    argv = [sys.executable, "-m", "perf", *map(str, args), "--only", WORKLOAD, "--repeat", "1"]
+    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=200, check=False)
+
+
+def _slowed_copy(into: Path) -> Path:
+    copy = into / "axio_transport_anthropic"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    decoder = copy / "decoder.py"
+    source = decoder.read_text()
+    assert source.count(PARSE) == 1, "the decoder no longer parses each event where this test slows it down"
+    assert "\nimport json\n" in source
+    decoder.write_text(source.replace(PARSE, SLOWED))
+    return into
+
+
+def test_a_slowed_decoder_fails_the_gate_and_the_unchanged_one_passes(tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    made = _gate("baseline", "--baseline", baseline)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert baseline.exists()
+
+    unchanged = _gate("check", "--baseline", baseline)
+    assert unchanged.returncode == 0, unchanged.stdout + unchanged.stderr
+    assert "perf-check: passed: 1 counts within +3 % of the baseline" in unchanged.stdout
+
+    slowed = _gate("check", "--baseline", baseline, "--pythonpath", _slowed_copy(tmp_path / "slow"))
+    assert slowed.returncode == 1, slowed.stdout + slowed.stderr
+    assert "perf-check: FAILED" in slowed.stdout
+    # The failure gives each figure: the baseline, now and the change.
+    line = re.search(
+        rf"{re.escape(WORKLOAD)}: baseline ([\d,]+), now ([\d,]+) instructions per text delta, "
+        r"change \+([\d.]+) % \(at most \+3 %\)",
+        slowed.stdout,
+    )
+    assert line is not None, slowed.stdout
+    was, now, change = (float(group.replace(",", "")) for group in line.groups())
+    assert now > was * 1.03
+    assert change == pytest.approx((now / was - 1) * 100, abs=0.02)
+    assert "make perf-baseline" in slowed.stdout
