@@ -130,8 +130,9 @@ def test_load_runs_each_provider_through_the_fault_profiles(provider: str) -> No
 def test_simulate_prints_what_points_each_provider_at_it(
     provider: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The exports ``simulate --provider`` prints are enough: the demo, finding only them, reaches
-    the simulator's route through the transport's own credential lookup (ADC, the AWS chain)."""
+    """The exports ``simulate --provider`` prints are enough: the demo, finding only them, and load
+    given the endpoint reach the simulator's route through the transport's own credential lookup
+    (ADC, the AWS chain), with no Anthropic key."""
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     clear_google_environment(monkeypatch, tmp_path)
     isolate_aws(monkeypatch, tmp_path)
@@ -149,10 +150,17 @@ def test_simulate_prints_what_points_each_provider_at_it(
         else:
             assert exports["AWS_ACCESS_KEY_ID"] == TEST_KEYS.access_key_id
         result = CliRunner().invoke(main, ["demo", "--provider", provider], env=exports)
+        url = exports[variable]
+        args = ["load", "-n", "2", "-c", "1", "-q", "--provider", provider, "--base-url", url, "--json", "-"]
+        loaded = CliRunner().invoke(main, args, env=exports)
         proc.terminate()
         _, log = proc.communicate(timeout=20)
     assert result.exit_code == 0, result.output
     assert f"via {'Vertex AI' if provider == 'vertex' else 'Amazon Bedrock'} at {variable}=" in result.stdout
+    assert loaded.exit_code == 0, loaded.output
+    document = json.loads(loaded.stdout)
+    assert (document["provider"], document["target"], document["simulator"]) == (provider, url, False)
+    assert document["runs"]["completed"] == 2, document["runs"]
     route = ":streamRawPredict -> 200" if provider == "vertex" else "/invoke-with-response-stream -> 200"
     assert route in log, log
     if provider == "vertex":
