@@ -217,7 +217,7 @@ def provider_option(help: str, *, serving: bool = False) -> Callable[[_F], _F]:
 def connection_hints(
     provider: Provider, sim: Simulator, api_key: str | None, credentials_file: Path | None
 ) -> list[str]:
-    """The shell lines that point ``provider``'s transport (or its official SDK) at ``sim``."""
+    """The shell lines that point ``provider``'s transport, configured from the environment, at ``sim``."""
     if provider == "vertex":
         assert credentials_file is not None
         return [
