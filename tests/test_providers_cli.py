@@ -6,6 +6,7 @@ this install cannot serve refused naming the extra."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import urllib.request
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 
 from axio_transport_anthropic import demo as demo_module
 from axio_transport_anthropic.cli import main
+from axio_transport_anthropic.load import LoadConfig, LoadError, run_load
 from axio_transport_anthropic.load import run as load_run
 from axio_transport_anthropic.providers import SIMULATOR_LOCATION, SIMULATOR_PROJECT, SIMULATOR_REGION
 from axio_transport_anthropic.simulator import Simulator
@@ -207,3 +209,11 @@ def test_simulating_vertex_without_cryptography_names_the_extra(monkeypatch: pyt
     result = CliRunner().invoke(main, ["simulate", "--port", "0", "--provider", "vertex"])
     assert result.exit_code == 2, result.output
     assert "pip install 'axio-transport-anthropic[vertex]'" in result.output
+
+
+async def test_run_load_refuses_an_unknown_provider_or_a_missing_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(LoadError, match=r"unknown provider 'azure'; known: anthropic, vertex, bedrock"):
+        await run_load(LoadConfig(requests=1, provider="azure"))
+    monkeypatch.setitem(sys.modules, "botocore", None)
+    with pytest.raises(LoadError, match=re.escape("pip install 'axio-transport-anthropic[bedrock]'")):
+        await run_load(LoadConfig(requests=1, provider="bedrock"))
