@@ -31,24 +31,20 @@ from aiohttp import web
 from axio_transport_anthropic.simulator import Reply, Simulator
 from axio_transport_anthropic.simulator import server as sim_server
 from axio_transport_anthropic.simulator.defaults import default_reply
+from perf.replay import serve_connection
+from perf.streams import TOOL_CHARS, WORDS
 
 __all__ = ["TOOL_INTRO", "WORDS", "ask", "reply_for", "serve", "text_of", "tool_arguments", "tool_json_chars"]
 
-#: The simulator sends two words per text delta and 12 characters of tool arguments per delta.
+#: The simulator sends two words per text delta and 12 characters of tool arguments per delta, the
+#: words and sizes of the performance gate's streams (perf/streams.py).
 WORDS_PER_DELTA: Final = 2
-TOOL_CHARS_PER_DELTA: Final = 12
-#: Plain words of typical length, one with a non-ASCII letter, as in ordinary model prose.
-_PROSE: Final = (
-    "the quick brown fox jumps over a lazy dog while we write some ordinary prose about "
-    "streaming, parsing and telemetry; each café serves numbers like 42 and 3.14 to readers."
-)
-WORDS: Final = tuple(_PROSE.split())
+TOOL_CHARS_PER_DELTA: Final = TOOL_CHARS
 TOOL_NAME: Final = "write_file"
 TOOL_INTRO: Final = "I'll write that file now."
 _ASK: Final = re.compile(r"bench:(text|tool):(\d+)")
 MODEL: Final = "claude-sonnet-4-6"
 _LAST_CHUNK: Final = b"\r\n0\r\n\r\n"
-_CONTENT_LENGTH: Final = re.compile(rb"(?i)\r\ncontent-length:\s*(\d+)")
 UNLIMITED: Final = dict.fromkeys(("requests", "tokens", "input_tokens", "output_tokens"), 10**12)
 
 
@@ -167,24 +163,13 @@ class Replay:
         return recorded
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except asyncio.IncompleteReadError:
-                    return
-                length = _CONTENT_LENGTH.search(head)
-                body = await reader.readexactly(int(length.group(1))) if length else b""
-                found = _ASK.search(body.decode("utf-8", "replace"))
-                if found is None:
-                    writer.write(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
-                else:
-                    writer.write(self._recorded.get(found.group(0).encode()) or await self.record(found.group(0)))
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            return
-        finally:
-            writer.close()
+        await serve_connection(reader, writer, self.answer)
+
+    async def answer(self, body: bytes) -> bytes:
+        found = _ASK.search(body.decode("utf-8", "replace"))
+        if found is None:
+            return b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"
+        return self._recorded.get(found.group(0).encode()) or await self.record(found.group(0))
 
 
 async def serve(port: int, prepare: list[str], token_delay: float = 0.0) -> None:

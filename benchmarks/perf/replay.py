@@ -14,20 +14,50 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final, Self
 
-__all__ = ["Replay"]
+__all__ = ["Answer", "Replay", "serve_connection"]
 
 _CONTENT_LENGTH: Final = re.compile(rb"(?i)\r\ncontent-length:\s*(\d+)")
-_NO_LENGTH: Final = b"HTTP/1.1 411 Length Required\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+
+#: What a server writes back, whole, for a request's body.
+Answer = Callable[[bytes], Awaitable[bytes]]
+
+
+async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answer: Answer) -> None:
+    """One keep-alive connection's HTTP/1.1 requests, answered in turn until the client closes it.
+
+    Each request's body (sized by ``content-length``, as every client measured sends it; empty
+    without) goes to ``answer``, whose bytes are written back in one write. Also the replay of
+    ``compare_sim.py``, which answers from recordings of the simulator.
+    """
+    try:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                return
+            length = _CONTENT_LENGTH.search(head)
+            body = await reader.readexactly(int(length.group(1))) if length else b""
+            writer.write(await answer(body))
+            await writer.drain()
+    except (ConnectionError, asyncio.IncompleteReadError):
+        return
+    finally:
+        writer.close()
 
 
 class Replay:
-    """An HTTP/1.1 keep-alive server on 127.0.0.1 that answers request k with ``responses[k % len]``."""
+    """An HTTP/1.1 keep-alive server on 127.0.0.1 that answers request k with ``responses[k % len]``,
+    or, given a function instead, with what it returns for the request's body."""
 
-    def __init__(self, responses: Sequence[bytes]) -> None:
-        self._next = itertools.cycle(responses)
+    def __init__(self, responses: Sequence[bytes] | Callable[[bytes], bytes]) -> None:
+        if callable(responses):
+            self._respond = responses
+        else:
+            cycle = itertools.cycle(responses)
+            self._respond = lambda body: next(cycle)
         self._server: asyncio.Server | None = None
         self.served = 0
 
@@ -46,23 +76,9 @@ class Replay:
             self._server.close()
             await self._server.wait_closed()
 
+    async def _answer(self, body: bytes) -> bytes:
+        self.served += 1
+        return self._respond(body)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except asyncio.IncompleteReadError:
-                    return
-                length = _CONTENT_LENGTH.search(head)
-                if length is None:
-                    # The transport sends a sized body; anything else is a change worth hearing about.
-                    writer.write(_NO_LENGTH)
-                    return
-                await reader.readexactly(int(length.group(1)))
-                self.served += 1
-                writer.write(next(self._next))
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            return
-        finally:
-            writer.close()
+        await serve_connection(reader, writer, self._answer)

@@ -12,19 +12,20 @@ from __future__ import annotations
 import json
 from typing import Any, Final, Literal
 
-__all__ = ["Shape", "http_200", "http_429", "sse_body", "stream_events"]
+__all__ = ["TOOL_CHARS", "WORDS", "Shape", "http_200", "http_429", "sse_body", "stream_events"]
 
 Shape = Literal["text", "tool", "thinking"]
 
 MODEL: Final = "claude-sonnet-4-6"
-#: Plain words of ordinary length, one with a non-ASCII letter; two words a text or thinking delta.
-_WORDS: Final = (
-    *("the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "we", "write", "some"),
-    *("ordinary", "prose", "about", "streaming,", "parsing", "and", "telemetry;", "each", "café", "serves"),
-    *("numbers", "like", "42", "and", "3.14", "to", "readers."),
+#: Plain words of typical length, one with a non-ASCII letter, as in ordinary model prose; two a
+#: text or thinking delta. ``compare_sim.py`` streams the same ones to ``compare.py``'s clients.
+_PROSE: Final = (
+    "the quick brown fox jumps over a lazy dog while we write some ordinary prose about "
+    "streaming, parsing and telemetry; each café serves numbers like 42 and 3.14 to readers."
 )
+WORDS: Final = tuple(_PROSE.split())
 #: Characters of tool-argument JSON per ``input_json_delta``, as the API streams them.
-_TOOL_CHARS: Final = 12
+TOOL_CHARS: Final = 12
 _SIGNATURE: Final = "EqQBCkYIBRgCIkB" + "x" * 300
 _USAGE: Final = {
     "input_tokens": 14,
@@ -53,13 +54,13 @@ def _event(name: str, payload: dict[str, Any]) -> bytes:
 
 def _words(delta: int) -> str:
     first = 2 * delta
-    return f"{_WORDS[first % len(_WORDS)]} {_WORDS[(first + 1) % len(_WORDS)]} "
+    return f"{WORDS[first % len(WORDS)]} {WORDS[(first + 1) % len(WORDS)]} "
 
 
 def _tool_json(deltas: int) -> str:
     """Arguments whose JSON is exactly ``deltas`` x 12 characters."""
     frame = len(json.dumps({"path": "notes.md", "content": ""}))
-    size = _TOOL_CHARS * deltas - frame
+    size = TOOL_CHARS * deltas - frame
     text = "".join(_words(i) for i in range(deltas))
     while len(text) < size:
         text += text
@@ -74,7 +75,7 @@ def _block(shape: Shape, deltas: int) -> tuple[dict[str, Any], list[dict[str, An
         thoughts: list[dict[str, Any]] = [{"type": "thinking_delta", "thinking": _words(i)} for i in range(deltas)]
         return {"type": "thinking", "thinking": ""}, [*thoughts, {"type": "signature_delta", "signature": _SIGNATURE}]
     arguments = _tool_json(deltas)
-    parts = [arguments[i : i + _TOOL_CHARS] for i in range(0, len(arguments), _TOOL_CHARS)]
+    parts = [arguments[i : i + TOOL_CHARS] for i in range(0, len(arguments), TOOL_CHARS)]
     start = {"type": "tool_use", "id": "toolu_perf_000000000000000001", "name": "write_file", "input": {}}
     return start, [{"type": "input_json_delta", "partial_json": part} for part in parts]
 
