@@ -52,8 +52,9 @@ def _base_url(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     "extra). Without --base-url or the provider's endpoint variable, its route on the built-in simulator."
 )
 def demo(question: str | None, model: str | None, base_url: str | None, provider: Provider) -> None:
-    """Run an axio agent with two tools, streaming: on the built-in simulator, or ANTHROPIC_BASE_URL
-    or the Anthropic API when ANTHROPIC_API_KEY is set, or --base-url."""
+    """Run an axio agent with two tools, streaming: on the built-in simulator (the --provider's
+    route), or ANTHROPIC_BASE_URL or the Anthropic API when ANTHROPIC_API_KEY is set (Vertex AI:
+    ANTHROPIC_VERTEX_BASE_URL; Bedrock: AWS_ENDPOINT_URL_BEDROCK_RUNTIME), or --base-url."""
     from .demo import QUESTION, run_demo
 
     if base_url is not None and provider == "anthropic" and not os.environ.get("ANTHROPIC_API_KEY", "").strip():

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 
 import click
 
@@ -37,10 +37,10 @@ __all__ = [
     "Endpoint",
     "Provider",
     "bedrock_simulator_settings",
-    "cloud_name",
     "connection_hints",
     "environment_endpoint",
     "given_endpoint",
+    "located",
     "missing_extra",
     "provider_option",
     "simulated_endpoint",
@@ -67,9 +67,11 @@ _CLOUD: Final[Mapping[Provider, str]] = {
 }
 
 
-def cloud_name(provider: Provider) -> str:
-    """How the tools name ``provider``'s service: "the Anthropic API", "Vertex AI", "Amazon Bedrock"."""
-    return _CLOUD[provider]
+def located(provider: str, where: str, simulator: bool) -> str:
+    """``where`` (the simulator, or an endpoint's URL) prefixed with the cloud, unless it is Anthropic's."""
+    if provider not in _CLOUD or provider == "anthropic":
+        return where
+    return f"{_CLOUD[cast(Provider, provider)]} {'on the' if simulator else 'at'} {where}"
 
 
 def missing_extra(provider: Provider) -> str | None:

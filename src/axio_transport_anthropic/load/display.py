@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TextIO, cast
+from typing import TextIO
 
 import click
 from rich.console import Console
 
-from ..providers import Provider, cloud_name
+from ..providers import located
 from ..telemetry.exports import ExportReport
 from .observer import LiveStats, StartInfo
 from .progress import Progress
@@ -35,8 +35,7 @@ class Display:
 
     def started(self, info: StartInfo) -> None:
         where = f"built-in simulator at {info.target} (profile {info.profile})" if info.simulator else info.target
-        if info.provider != "anthropic":
-            where = f"{cloud_name(cast(Provider, info.provider))} {'on the' if info.simulator else 'at'} {where}"
+        where = located(info.provider, where, info.simulator)
         bound = " and ".join(
             part
             for part in (

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import cast
 
 from rich.table import Table
 from rich.text import Text
 
-from ..providers import Provider, cloud_name
+from ..providers import located
 from .summary import Latency, Summary
 
 __all__ = ["summary_table"]
@@ -16,9 +15,7 @@ __all__ = ["summary_table"]
 
 def summary_table(summary: Summary) -> Table:
     ctx = summary.context
-    where = "built-in simulator" if ctx.simulator else ctx.target
-    if ctx.provider != "anthropic":
-        where = f"{cloud_name(cast(Provider, ctx.provider))} {'on the' if ctx.simulator else 'at'} {where}"
+    where = located(ctx.provider, "built-in simulator" if ctx.simulator else ctx.target, ctx.simulator)
     profile = f", profile {ctx.profile}" if ctx.profile else ""
     title = f"load: {ctx.model} via {where}{profile}, concurrency {ctx.concurrency:,}"
     table = Table(
