@@ -68,8 +68,9 @@ def child_env(pythonpath: Path | None = None) -> dict[str, str]:
 
 def valgrind_version() -> str:
     """``valgrind-3.19.0``; raises ``CountError`` saying how to install it when it is missing."""
-    if shutil.which("valgrind") is None:
-        raise CountError("valgrind is not installed: apt-get install valgrind (the gate counts instructions with it)")
+    missing = [tool for tool in ("valgrind", "vgdb") if shutil.which(tool) is None]
+    if missing:
+        raise CountError(f"{' and '.join(missing)} not installed: apt-get install valgrind (the gate counts with it)")
     done = subprocess.run(["valgrind", "--version"], capture_output=True, text=True, check=True)
     return done.stdout.strip()
 
@@ -108,6 +109,7 @@ def count_all(
     One uncounted run of each first, then one process under callgrind that forks a process per
     workload and repeat, ``jobs`` at a time (see ``perf.child``).
     """
+    valgrind_version()  # says how to install it, rather than a FileNotFoundError later
     env = child_env(pythonpath)
     child = [str(python), "-m", "perf.child", "--jobs", str(jobs)]
     _run([*child, *(w.name for w in workloads)], env, "the workloads (uncounted run)")
