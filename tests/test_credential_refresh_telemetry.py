@@ -9,7 +9,9 @@ it holds the token, the keys or a signature.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -22,6 +24,7 @@ from axio.events import IterationEnd
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
 from prometheus_client import generate_latest
 
 from axio_transport_anthropic import AnthropicError
@@ -233,3 +236,49 @@ async def test_bedrock_no_credentials_is_a_failed_refresh(bedrock_sim: tuple[Sim
     assert attributes["credential.refresh.outcome"] == "error" and attributes["error.type"] == "credentials_error"
     assert span.attributes is not None and span.attributes["gen_ai.provider.name"] == "aws.bedrock"
     assert sim.requests == []
+
+
+async def test_vertex_a_failed_early_refresh_is_an_error_on_a_call_that_succeeds(
+    vertex_sim: Simulator, session: aiohttp.ClientSession, seen: Seen
+) -> None:
+    """A STALE token is still valid for minutes: its failed refresh is counted and shown, and the
+    call goes on with it."""
+    vertex_sim.vertex.oauth.token_lifetime = 226  # FRESH for about 1 s in google-auth's eyes
+    transport = vertex_transport(vertex_sim, session, telemetry=seen.config(logs=False))
+    await collect(transport)
+    await asyncio.sleep(1.2)
+    vertex_sim.vertex.oauth.fail_next(400, "invalid_grant")
+    assert isinstance((await collect(transport))[-1], IterationEnd)
+    assert seen.refreshes("gcp.vertex_ai") == {"ok": 1.0, "error": 1.0}
+    chats = [span for span in seen.spans() if span.name.startswith("chat")]
+    assert [span.status.status_code for span in chats] == [StatusCode.UNSET, StatusCode.UNSET]
+    outcomes = [a["credential.refresh.outcome"] for _, a in seen.events()]
+    assert outcomes == ["ok", "error"]
+
+
+class _OldSink:
+    """A sink written before ``credential_refresh`` existed."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def start(self, info: Any, span: Any) -> _OldSink:
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "credential_refresh":
+            raise AttributeError(name)
+        return lambda *args: self.calls.append(name)
+
+
+async def test_a_sink_without_the_hook_is_skipped_silently(
+    vertex_sim: Simulator, session: aiohttp.ClientSession, seen: Seen, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = _OldSink()
+    config = seen.config(logs=False)
+    config.sinks = (old,)
+    with caplog.at_level(logging.WARNING, logger="axio_transport_anthropic.telemetry"):
+        await collect(vertex_transport(vertex_sim, session, telemetry=config))
+    assert seen.refreshes("gcp.vertex_ai")["ok"] == 1.0
+    assert "attempt_started" in old.calls and "finished" in old.calls
+    assert not [r for r in caplog.records if "credential_refresh" in r.getMessage()]
