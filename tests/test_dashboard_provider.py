@@ -156,7 +156,7 @@ def test_alerts_and_records_keep_providers_apart(tmp_path: Path) -> None:
                     {
                         "exp_labels": {**_labels(labels.format("anthropic")), "severity": "critical"},
                         "exp_annotations": {
-                            "summary": "m: 10% of Claude calls fail",
+                            "summary": "m on anthropic: 10% of Claude calls fail",
                             "description": "10% of the stream() calls that job axio-anthropic made to m over the last "
                             "5 minutes failed after all retries (threshold 5 %). axio_anthropic_errors_total by type "
                             "says which error.",
