@@ -23,7 +23,8 @@ _UsageFamilies = tuple[Counter, Counter, Counter]
 
 
 class _ByLabel[M: (Counter, Gauge, Histogram)]:
-    """The children of one family for one model of one provider, keyed by the third label's value.
+    """The children of one family under fixed leading labels (model and provider, or the provider
+    alone), keyed by the value of the label after them.
 
     ``known`` values are created at once, so their series read 0 rather than nothing until the
     first event: a panel shows 0, and ``rate()`` sees the first increment. Only for fixed
