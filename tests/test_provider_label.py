@@ -14,7 +14,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from prometheus_client import CollectorRegistry
 
-from axio_transport_anthropic import AnthropicTransport, BedrockTransport, VertexAITransport
+from axio_transport_anthropic import AnthropicTransport, BedrockTransport, ConfigurationError, VertexAITransport
 from axio_transport_anthropic.backends import CredentialRefresh
 from axio_transport_anthropic.decoder import TokenCounts
 from axio_transport_anthropic.models import ANTHROPIC_MODELS
@@ -182,3 +182,8 @@ def test_server_address_is_the_real_host_of_each_provider(
     backend = transport.backend()
     info = _request_info(transport, backend, backend.url(), [], [], "", None, {})
     assert (info.provider, info.server_address, info.server_port) == (provider, host, 443)
+
+
+def test_provider_cannot_be_a_call_label() -> None:
+    with pytest.raises(ConfigurationError, match="'provider' is taken"):
+        TelemetryConfig(labels=("tenant", "provider"), registry=CollectorRegistry())
