@@ -6,16 +6,20 @@ with this interpreter, so the test needs neither ``.venv-perf`` nor a baseline t
 code of the moment: it shows the mechanism, not today's figures. The slowed decoder is a copy of
 the package with one line added, put first on the counted process's path (``--pythonpath``); the
 unchanged code, counted again, passes. Needs valgrind (``apt-get install valgrind``; CI installs it).
+Also: where the line is drawn (exactly +3 % passes), and a baseline from another environment refused.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,11 +30,16 @@ WORKLOAD = "decoder/text"
 PARSE = "                payload = _parse(data)\n"
 SLOWED = PARSE + "                json.loads(data)  # the perf gate test's deliberate slowdown\n"
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("valgrind") is None, reason="the gate counts with valgrind: apt-get it"),
-    # Three gate runs of one workload under callgrind: ~10 s each, several times that on a busy machine.
-    pytest.mark.timeout(240),
-]
+needs_valgrind = pytest.mark.skipif(
+    shutil.which("valgrind") is None or shutil.which("vgdb") is None, reason="the gate counts with valgrind: apt-get it"
+)
+
+
+@pytest.fixture
+def perf_baseline(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``perf.baseline``, imported as the gate imports it (``benchmarks`` on the path)."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    return importlib.import_module("perf.baseline")
 
 
 def _gate(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -50,6 +59,29 @@ def _slowed_copy(into: Path) -> Path:
     return into
 
 
+def test_a_count_fails_only_above_the_tolerance(perf_baseline: Any) -> None:
+    row = perf_baseline.Row
+    assert not row("w", "request", 1_000_000.0, 1_030_000.0, 0.03).failed  # exactly +3 %
+    assert row("w", "request", 1_000_000.0, 1_030_001.0, 0.03).failed
+    assert not row("w", "request", 1_000_000.0, 500_000.0, 0.03).failed  # a gain passes
+    assert row("w", "request", None, 1.0, 0.03).failed  # a workload the baseline lacks
+
+
+@needs_valgrind
+def test_a_baseline_from_another_environment_is_refused(tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    environment = {"python": "CPython 3.0.0", "platform": "-", "valgrind": "-", "constraints_sha256": "-"}
+    baseline.write_text(json.dumps({"tolerance": 0.03, "environment": environment, "measurements": {}}))
+    refused = _gate("check", "--baseline", baseline)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "perf-check: REFUSED" in refused.stderr
+    assert "python: 'CPython 3.0.0' in the baseline" in refused.stderr
+    assert "make perf-baseline" in refused.stderr
+
+
+@needs_valgrind
+# Three gate runs of one workload under callgrind: ~10 s each, several times that on a busy machine.
+@pytest.mark.timeout(240)
 def test_a_slowed_decoder_fails_the_gate_and_the_unchanged_one_passes(tmp_path: Path) -> None:
     baseline = tmp_path / "baseline.json"
     made = _gate("baseline", "--baseline", baseline)

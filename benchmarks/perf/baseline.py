@@ -42,7 +42,8 @@ class Row:
 
     @property
     def failed(self) -> bool:
-        return self.change is None or self.change > self.limit
+        """More than ``limit`` above the baseline (exactly +3 % passes), or no baseline at all."""
+        return self.baseline is None or self.now > self.baseline * (1 + self.limit)
 
 
 def measurement(workload: Workload, counts: Sequence[Count]) -> dict[str, Any]:
