@@ -60,10 +60,13 @@ def describe() -> dict[str, Any]:
 
 
 def _constraints_hash() -> str:
+    """Of the pins alone, so that editing the file's comments does not refuse every baseline."""
     try:
-        return hashlib.sha256(CONSTRAINTS.read_bytes()).hexdigest()
+        lines = CONSTRAINTS.read_text().splitlines()
     except OSError:
         return "missing"
+    pins = sorted(line.split("#", 1)[0].strip() for line in lines)
+    return hashlib.sha256("\n".join(pin for pin in pins if pin).encode()).hexdigest()
 
 
 def fingerprint(python: Path, pythonpath: Path | None = None) -> dict[str, Any]:
