@@ -218,17 +218,13 @@ async def test_without_a_tracer_provider_runs_are_counted_and_no_step_attaches_a
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     attached: list[object] = []
-    real = agent_run.otel_context  # type: ignore[attr-defined]
+    real = agent_run.attach
 
-    class Counting:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(real, name)
+    def counting(context: Any) -> Any:
+        attached.append(context)
+        return real(context)
 
-        def attach(self, context: Any) -> object:
-            attached.append(context)
-            return real.attach(context)
-
-    monkeypatch.setattr(agent_run, "otel_context", Counting())
+    monkeypatch.setattr(agent_run, "attach", counting)
     instrumentor = AxioInstrumentor()
     instrumentor.uninstrument()
     registry = CollectorRegistry()

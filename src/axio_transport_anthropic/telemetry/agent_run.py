@@ -13,15 +13,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from axio.events import Error, IterationEnd, IterationStart, SessionEndEvent, StreamEvent, TextDelta, ToolResult
-from axio.stream import AgentStream
 from axio.types import StopReason, Usage
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
@@ -35,12 +36,26 @@ if TYPE_CHECKING:
 
     from .agent_telemetry import AgentTelemetry
 
-__all__ = ["AgentRun", "traced"]
+__all__ = ["AgentRun", "Events", "attach", "detach", "traced"]
 
 logger = logging.getLogger("axio_transport_anthropic.telemetry")
 
 _NO_USAGE: Final = Usage(0, 0)
 CANCELLED: Final = "cancelled"
+
+
+def _step_context() -> tuple[Callable[[Context], Token[Context]], Callable[[Token[Context]], None]]:
+    """Attach and detach for a step, once per event of every run: with OpenTelemetry's default
+    runtime context, its ContextVar's own set and reset (what ``attach``/``detach`` call, without
+    four Python calls around them); with another runtime context, ``attach``/``detach``."""
+    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+    var = getattr(runtime, "_current_context", None)
+    if type(runtime) is ContextVarsRuntimeContext and isinstance(var, ContextVar):
+        return var.set, var.reset
+    return otel_context.attach, otel_context.detach
+
+
+attach, detach = _step_context()
 
 
 class AgentRun:
@@ -49,6 +64,7 @@ class AgentRun:
 
     __slots__ = (
         "_agent",
+        "_attributes",
         "_ended",
         "_error",
         "_message",
@@ -60,10 +76,10 @@ class AgentRun:
         "_started",
         "_stop",
         "_store",
-        "_summed",
         "_telemetry",
         "_text",
         "_total",
+        "_turn_usage",
         "ends",
         "starts",
         "tool_results",
@@ -85,7 +101,8 @@ class AgentRun:
         self._error: BaseException | None = None
         self._stop: StopReason | None = None
         self._total: Usage | None = None
-        self._summed = _NO_USAGE
+        self._turn_usage: list[Usage] = []
+        self._attributes: dict[str, AttributeValue] = {}
         self._response_model: str | None = None
         self.starts = self.ends = self.tool_results = 0
 
@@ -110,12 +127,11 @@ class AgentRun:
         change nothing (no SDK: the span is the parent's own span context)."""
         self._started = time.perf_counter()
         try:
-            attributes = self.base_attributes()
+            attributes = self._attributes = self.base_attributes()
             conversation = _conversation_id(self._store)
-            if conversation:
-                attributes["gen_ai.conversation.id"] = conversation
+            span_attributes = {**attributes, "gen_ai.conversation.id": conversation} if conversation else attributes
             span = self._span = self._telemetry.tracer().start_span(
-                self.name, context=self._parent, kind=SpanKind.INTERNAL, attributes=attributes
+                self.name, context=self._parent, kind=SpanKind.INTERNAL, attributes=span_attributes
             )
             if span.is_recording() and self._telemetry.capture_content:
                 self._text = []
@@ -145,7 +161,7 @@ class AgentRun:
                 self._text.clear()  # the run's answer is its last turn's text
         elif isinstance(event, IterationEnd):
             self.ends += 1
-            self._summed = self._summed + event.usage
+            self._turn_usage.append(event.usage)
         elif isinstance(event, ToolResult):
             self.tool_results += 1
         elif isinstance(event, Error):
@@ -183,9 +199,7 @@ class AgentRun:
             telemetry = self._telemetry
             if telemetry.series is not None:
                 telemetry.series.run_ended(outcome, duration, self.turns)
-            attributes = self.base_attributes()
-            if kind is not None:
-                attributes["error.type"] = kind
+            attributes = {**self._attributes, "error.type": kind} if kind is not None else self._attributes
             telemetry.otel().run_ended(duration, self.turns, self.tool_results, attributes)
         except Exception:
             logger.warning("Could not record the end of an agent run", exc_info=True)
@@ -213,9 +227,11 @@ class AgentRun:
             found["gen_ai.response.finish_reasons"] = [str(self._stop)]
         if self._response_model:
             found["gen_ai.response.model"] = self._response_model
-        usage = self._total if self._total is not None else self._summed
-        if self._total is None and not self.ends:
-            return found  # no turn reported usage: zeros nobody reported
+        usage = self._total
+        if usage is None:
+            if not self._turn_usage:
+                return found  # no turn reported usage: zeros nobody reported
+            usage = sum(self._turn_usage, _NO_USAGE)
         found["gen_ai.usage.input_tokens"] = usage.input_tokens
         found["gen_ai.usage.output_tokens"] = usage.output_tokens
         found["gen_ai.usage.cache_read.input_tokens"] = usage.cache_read_tokens
@@ -247,21 +263,29 @@ def _conversation_id(store: ContextStore | None) -> str | None:
     return found if isinstance(found, str) and found else None
 
 
-async def traced(stream: AgentStream, run: AgentRun) -> AsyncGenerator[StreamEvent, None]:
+class Events(Protocol):
+    """axio's own event generator, or the ``AgentStream`` around it."""
+
+    def __anext__(self) -> Awaitable[StreamEvent]: ...
+
+    def aclose(self) -> Awaitable[None]: ...
+
+
+async def traced(stream: Events, run: AgentRun) -> AsyncGenerator[StreamEvent, None]:
     """``stream``'s events, each step under the run's context (attached and detached within the
     step), the run ended once when the stream ends, fails, is cancelled or is closed."""
     context = run.begin()
     raised: BaseException | None = None
     try:
         while True:
-            token = otel_context.attach(context) if context is not None else None
+            token = attach(context) if context is not None else None
             try:
                 event = await stream.__anext__()
             except StopAsyncIteration:
                 return
             finally:
                 if token is not None:
-                    otel_context.detach(token)
+                    detach(token)
             try:
                 run.observe(event)
             except Exception:
@@ -272,12 +296,12 @@ async def traced(stream: AgentStream, run: AgentRun) -> AsyncGenerator[StreamEve
         raise
     finally:
         try:
-            token = otel_context.attach(context) if context is not None else None
+            token = attach(context) if context is not None else None
             try:
                 await stream.aclose()
             finally:
                 if token is not None:
-                    otel_context.detach(token)
+                    detach(token)
         finally:
             run.end(raised)
             raised = None  # its traceback holds this frame: no cycle left for the collector

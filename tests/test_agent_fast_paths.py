@@ -1,0 +1,142 @@
+"""The instrumentor's per-event shortcuts and their fallbacks: each step attaches through
+OpenTelemetry's own ContextVar when the default runtime context is in use (else through
+``attach``/``detach``), and axio's generator is driven inside its own ``AgentStream`` when it is
+found where axio 0.12 keeps it, not yet started (else the whole stream is wrapped). Either way the
+run is the same tree, and nothing of it is current for the host."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import pytest
+from axio import Agent
+from axio.context import MemoryContextStore
+from axio.events import StreamEvent
+from axio.stream import AgentStream
+from axio.tool import Tool
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from axio_transport_anthropic.telemetry import AxioInstrumentor, agent_run
+from axio_transport_anthropic.telemetry.agents import _fresh_generator
+
+from .agent_rig import CHAT, Rig, rig, shape, tree
+
+__all__ = ["rig"]
+
+RUN_SHAPE: tuple[str, list[Any]] = (
+    "invoke_agent",
+    [(CHAT, [("POST", [])]), ("execute_tool weather", []), (CHAT, [("POST", [])])],
+)
+
+
+async def sunny(city: str) -> str:
+    """Current weather for a city."""
+    return f"{city}: sunny"
+
+
+def test_steps_attach_through_the_default_runtime_contexts_variable() -> None:
+    attach, detach = agent_run._step_context()
+    assert (attach, detach) != (otel_context.attach, otel_context.detach)
+    assert (agent_run.attach, agent_run.detach) == (attach, detach)
+    before = otel_context.get_current()
+    context = otel_context.set_value("k", "v")
+    token = attach(context)
+    assert otel_context.get_current() is context and otel_context.get_value("k") == "v"
+    detach(token)
+    assert otel_context.get_current() is before
+
+
+@pytest.mark.parametrize("runtime", ["another kind", "missing"])
+def test_another_runtime_context_gets_attach_and_detach(monkeypatch: pytest.MonkeyPatch, runtime: str) -> None:
+    if runtime == "missing":
+        monkeypatch.delattr(otel_context, "_RUNTIME_CONTEXT")
+    else:
+
+        class Other:  # what OTEL_PYTHON_CONTEXT could name
+            _current_context = object()
+
+        monkeypatch.setattr(otel_context, "_RUNTIME_CONTEXT", Other())
+    assert agent_run._step_context() == (otel_context.attach, otel_context.detach)
+
+
+async def _events() -> AsyncGenerator[StreamEvent, None]:
+    if False:
+        yield
+
+
+def test_only_a_fresh_generator_in_axios_own_stream_is_driven_directly() -> None:
+    fresh = _events()
+    assert _fresh_generator(AgentStream(fresh), AgentStream) is fresh
+
+    class Subclass(AgentStream):
+        pass
+
+    assert _fresh_generator(Subclass(_events()), AgentStream) is None
+    renamed = AgentStream(_events())
+    renamed.__dict__["_events"] = renamed.__dict__.pop("_generator")
+    assert _fresh_generator(renamed, AgentStream) is None
+    other = AgentStream(_events())
+    other._generator = iter(())  # type: ignore[assignment]
+    assert _fresh_generator(other, AgentStream) is None
+
+
+async def test_a_started_generator_is_left_to_its_stream() -> None:
+    stream = AgentStream(_events())
+    with pytest.raises(StopAsyncIteration):
+        await stream._generator.__anext__()
+    assert _fresh_generator(stream, AgentStream) is None
+
+
+async def _one_run(rig: Rig) -> tuple[object, list[int]]:
+    agent = Agent(system="s", transport=rig.transport(), tools=[Tool(name="weather", handler=sunny)])
+    seen = []
+    stream = agent.run_stream("Weather in Lyon?", MemoryContextStore())
+    async for _ in stream:
+        seen.append(trace.get_current_span().get_span_context().span_id)
+    return stream, seen
+
+
+async def test_the_direct_path_keeps_axios_stream_and_makes_the_whole_tree(rig: Rig) -> None:
+    stream, seen = await _one_run(rig)
+    assert type(stream) is AgentStream and agent_run.traced.__code__ is stream._generator.ag_code  # type: ignore[attr-defined]
+    assert set(seen) == {0}
+    (run,) = tree(await rig.spans())
+    assert shape(run) == RUN_SHAPE
+
+
+@pytest.mark.parametrize("fallback", ["stream", "context"])
+async def test_the_fallbacks_make_the_same_tree(rig: Rig, monkeypatch: pytest.MonkeyPatch, fallback: str) -> None:
+    instrumentor = AxioInstrumentor()
+    if fallback == "context":
+        monkeypatch.setattr(agent_run, "attach", otel_context.attach)
+        monkeypatch.setattr(agent_run, "detach", otel_context.detach)
+        stream, seen = await _one_run(rig)
+    else:
+        instrumentor.uninstrument()
+        original = Agent.__dict__["run_stream"]  # axio's own
+
+        class Elsewhere(AgentStream):  # a stream type the instrumentor does not know the inside of
+            pass
+
+        made: list[Elsewhere] = []
+
+        def run_stream(self: Agent, message: str, context: Any) -> AgentStream:
+            made.append(Elsewhere(original(self, message, context)._generator))
+            return made[-1]
+
+        try:
+            monkeypatch.setattr(Agent, "run_stream", run_stream)
+            instrumentor.instrument(tracer_provider=rig.provider, registry=rig.registry)
+            stream, seen = await _one_run(rig)
+        finally:
+            instrumentor.uninstrument()
+            monkeypatch.setattr(Agent, "run_stream", original)
+            instrumentor.instrument(tracer_provider=rig.provider, registry=rig.registry)
+        (inside,) = made
+        assert type(stream) is AgentStream and stream is not inside and inside._closed
+    assert set(seen) == {0}
+    roots = tree(await rig.spans())
+    assert [shape(run) for run in roots] == [RUN_SHAPE]
+    assert rig.sample("axio_anthropic_agent_runs_total", outcome="ok") == 1
