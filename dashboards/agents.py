@@ -111,7 +111,7 @@ def panels() -> list[timeseries.Panel]:
             "Tool errors by tool",
             "Tool calls that raised (or returned an error result) per second, by tool. The model sees the "
             "error and usually tries again, so each costs a turn: the failing execute_tool span carries the "
-            "exception.",
+            "error type and message.",
             CALLS_PER_S,
             [target(TOOL_ERRORS_BY_TOOL, "{{tool}}")],
             width=8,
