@@ -9,7 +9,7 @@ command line imports this to list the workloads before any venv is involved.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -104,11 +104,12 @@ PEERS: Final = tuple(
 TELEMETRY_TARGET: Final = ("request/full", "request/off", 0.05)
 
 
-def named(names: str | None) -> tuple[Workload, ...]:
-    """The workloads a comma-separated list names (the gated ones when ``None``); unknown names raise ``KeyError``."""
+def named(names: str | None, among: Sequence[Workload] = WORKLOADS) -> tuple[Workload, ...]:
+    """The workloads a comma-separated list names (all of ``among`` when ``None``); unknown names
+    raise ``KeyError``. The gate's commands name the gated ones; ``perf.child`` counts any."""
     if not names:
-        return WORKLOADS
-    by_name = {w.name: w for w in (*WORKLOADS, *PEERS)}
+        return tuple(among)
+    by_name = {w.name: w for w in among}
     wanted = [name.strip() for name in names.split(",") if name.strip()]
     unknown = [name for name in wanted if name not in by_name]
     if unknown:
