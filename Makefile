@@ -58,7 +58,7 @@ embed-core:
 	$(CORE_VENV)/bin/axio-anthropic load --duration 3 --concurrency 4 --quiet
 
 # The performance gate: instructions counted by valgrind (callgrind) against the committed
-# benchmarks/perf/baseline.json; fails on any count more than 3 % above it (~2 min; CI runs it).
+# benchmarks/perf/baseline.json; fails on any count more than 3 % above it (~1 min with its venv; CI runs it).
 # Its own venv, every package pinned by benchmarks/perf/constraints.txt: counts move with versions.
 PERF_VENV ?= .venv-perf
 PERF_STAMP := $(PERF_VENV)/.installed
