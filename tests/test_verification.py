@@ -84,6 +84,13 @@ def test_cost_and_tokens_by_call_label_show_the_labels_the_loads_attached(report
         assert all("agent" not in target["labels"] for target in section["targets"]), name
 
 
+def test_the_agents_row_shows_the_load_processes_agent_runs(report: dict[str, Any]) -> None:
+    """Load runs its agents with AxioInstrumentor on: runs, turns, `stock_level` calls (verify/agent_checks.py)."""
+    for name, section in report["scenarios"].items():
+        checks = section["agent_checks"]
+        assert len(checks) == 9 and all(check["ok"] for check in checks), (name, checks)
+
+
 def test_every_rule_is_healthy(report: dict[str, Any]) -> None:
     for name, section in report["scenarios"].items():
         unhealthy = {rule["name"]: rule["last_error"] or rule["error"] for rule in section["rules"] if not rule["ok"]}

@@ -163,6 +163,9 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
             for check in section.get("attribution_checks") or []:
                 verdict = "ok" if check["ok"] else "FAILED"
                 lines.append(f"    {check['title']}: {check['label']} {check['seen']} ({verdict})")
+            for check in section.get("agent_checks") or []:
+                verdict = "ok" if check["ok"] else "FAILED"
+                lines.append(f"    {check['title']} [{check['ref_id']}]: {check['shown']} ({verdict})")
         for failure in section.get("failures") or []:
             lines.append(f"    FAIL {failure}")
     return lines

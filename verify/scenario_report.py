@@ -8,7 +8,7 @@ from typing import Any
 
 from dashboards.queries import evaluable_queries
 
-from verify import attribution, rule_checks
+from verify import agent_checks, attribution, rule_checks
 from verify.panel_checks import panel_entries, panels_with_data
 from verify.promapi import JOB
 from verify.raw_run import RawRun
@@ -61,6 +61,13 @@ def evaluate(scenario: Scenario, raw: RawRun, files: Sequence[Path]) -> dict[str
             )
     if not attribution_checks:
         failures.append("no panel breaks cost or tokens down by a call label")
+
+    agent_results = agent_checks.checks(raw.instant, clean=not scenario.faults)
+    for check in agent_results:
+        if not check["ok"]:
+            failures.append(f"panel {check['dashboard']} / {check['title']} [{check['ref_id']}]: {check['shown']}")
+    if not agent_results:
+        failures.append("no Agents row: the load processes' agent runs are on no panel")
 
     load_entries: list[dict[str, Any]] = []
     for load in raw.loads:
@@ -124,6 +131,7 @@ def evaluate(scenario: Scenario, raw: RawRun, files: Sequence[Path]) -> dict[str
         },
         "alert_checks": alert_results,
         "attribution_checks": attribution_checks,
+        "agent_checks": agent_results,
         "panels": panels,
         "rules": rules,
     }
