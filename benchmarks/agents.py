@@ -144,10 +144,15 @@ def _child(url: str, variants: Sequence[str], runs: int) -> int:
     return 1 if failed else 0
 
 
+def _env() -> dict[str, str]:
+    """Fixed string hashes (header and set orders repeat), none of the caller's OTEL_/ANTHROPIC_ settings."""
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    return {key: value for key, value in env.items() if not key.startswith(("OTEL_", "ANTHROPIC_"))}
+
+
 def _counts(url: str, variants: Sequence[str], runs: int) -> dict[str, list[float]]:
     """Instructions per model turn of each variant, one figure per time it is listed."""
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    env = {key: value for key, value in env.items() if not key.startswith(("OTEL_", "ANTHROPIC_"))}
+    env = _env()
     child = [sys.executable, __file__, "--child", "--url", url, "--runs", str(runs)]
     # Uncounted first: a fresh checkout compiles its .pyc files here, and a broken variant fails fast.
     subprocess.run([*child, *dict.fromkeys(variants)], env=env, check=True, capture_output=True)
@@ -194,7 +199,7 @@ async def _serve() -> None:
 @contextmanager
 def _simulator() -> Iterator[str]:
     argv = [sys.executable, __file__, "--serve"]
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+    with subprocess.Popen(argv, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
         try:
             assert proc.stdout is not None
             found = re.search(r"(http://\S+)", proc.stdout.readline())
