@@ -6,8 +6,8 @@ Each agent run is the two-turn tool loop `axio-anthropic load` drives (a turn th
 the tool, a turn that answers), against the simulator in another process, so only the client is
 counted. Instructions come from callgrind (valgrind), which no neighbour moves. Two answer sizes:
 ``short``, the simulator's own (5 text deltas a turn, the cheapest turn there is, so the
-instrumentor's per-run work weighs most), and ``long``, an answer of ``LONG_WORDS`` words (one
-delta each), where its per-event work shows.
+instrumentor's per-run work weighs most), and ``long``, an answer of ``LONG_WORDS`` distinct words
+(about 150 deltas; repeated words would trip axio's repetition stop), where per-event work shows.
 
 One process under callgrind imports everything once, then forks one process per variant and repeat
 (as benchmarks/perf does). Each fork sets its variant up, makes ``WARM`` uncounted runs, then counts
@@ -188,7 +188,8 @@ async def _serve() -> None:
         size = _SIZE.search(json.dumps(body.get("system")))
         if size is None or found.stop_reason != "end_turn":
             return found
-        return Reply((TextBlock(" ".join(["stock"] * int(size.group(1)))),), "end_turn")
+        words = (f"w{i}" for i in range(int(size.group(1))))  # all distinct: axio stops a repeating answer
+        return Reply((TextBlock(" ".join(words)),), "end_turn")
 
     server.default_reply = reply  # type: ignore[attr-defined]  # the server's own name for it
     async with Simulator(api_key=KEY) as sim:
