@@ -18,7 +18,7 @@ from axio.tool import Tool
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from axio_transport_anthropic.telemetry import AxioInstrumentor, agent_run
+from axio_transport_anthropic.telemetry import AxioInstrumentor, agent_steps
 from axio_transport_anthropic.telemetry.agents import _fresh_generator
 
 from .agent_rig import CHAT, Rig, rig, shape, tree
@@ -37,9 +37,9 @@ async def sunny(city: str) -> str:
 
 
 def test_steps_attach_through_the_default_runtime_contexts_variable() -> None:
-    attach, detach = agent_run._step_context()
+    attach, detach = agent_steps._step_context()
     assert (attach, detach) != (otel_context.attach, otel_context.detach)
-    assert (agent_run.attach, agent_run.detach) == (attach, detach)
+    assert (agent_steps.attach, agent_steps.detach) == (attach, detach)
     before = otel_context.get_current()
     context = otel_context.set_value("k", "v")
     token = attach(context)
@@ -58,7 +58,7 @@ def test_another_runtime_context_gets_attach_and_detach(monkeypatch: pytest.Monk
             _current_context = object()
 
         monkeypatch.setattr(otel_context, "_RUNTIME_CONTEXT", Other())
-    assert agent_run._step_context() == (otel_context.attach, otel_context.detach)
+    assert agent_steps._step_context() == (otel_context.attach, otel_context.detach)
 
 
 async def _events() -> AsyncGenerator[StreamEvent, None]:
@@ -100,7 +100,7 @@ async def _one_run(rig: Rig) -> tuple[object, list[int]]:
 
 async def test_the_direct_path_keeps_axios_stream_and_makes_the_whole_tree(rig: Rig) -> None:
     stream, seen = await _one_run(rig)
-    assert type(stream) is AgentStream and agent_run.traced.__code__ is stream._generator.ag_code  # type: ignore[attr-defined]
+    assert type(stream) is AgentStream and agent_steps.traced.__code__ is stream._generator.ag_code  # type: ignore[attr-defined]
     assert set(seen) == {0}
     (run,) = tree(await rig.spans())
     assert shape(run) == RUN_SHAPE
@@ -110,8 +110,8 @@ async def test_the_direct_path_keeps_axios_stream_and_makes_the_whole_tree(rig: 
 async def test_the_fallbacks_make_the_same_tree(rig: Rig, monkeypatch: pytest.MonkeyPatch, fallback: str) -> None:
     instrumentor = AxioInstrumentor()
     if fallback == "context":
-        monkeypatch.setattr(agent_run, "attach", otel_context.attach)
-        monkeypatch.setattr(agent_run, "detach", otel_context.detach)
+        monkeypatch.setattr(agent_steps, "attach", otel_context.attach)
+        monkeypatch.setattr(agent_steps, "detach", otel_context.detach)
         stream, seen = await _one_run(rig)
     else:
         instrumentor.uninstrument()

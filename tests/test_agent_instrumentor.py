@@ -24,7 +24,7 @@ from opentelemetry.trace import NoOpTracerProvider
 from prometheus_client import CollectorRegistry
 
 from axio_transport_anthropic.simulator import Fault, Reply, ToolUseBlock
-from axio_transport_anthropic.telemetry import AxioInstrumentor, agent_run, tool_spans
+from axio_transport_anthropic.telemetry import AxioInstrumentor, agent_steps, tool_spans
 from axio_transport_anthropic.telemetry.agent_run import AgentRun
 
 from .agent_rig import CHAT, Rig, attrs, rig, shape, status, tree
@@ -218,13 +218,13 @@ async def test_without_a_tracer_provider_runs_are_counted_and_no_step_attaches_a
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     attached: list[object] = []
-    real = agent_run.attach
+    real = agent_steps.attach
 
     def counting(context: Any) -> Any:
         attached.append(context)
         return real(context)
 
-    monkeypatch.setattr(agent_run, "attach", counting)
+    monkeypatch.setattr(agent_steps, "attach", counting)
     instrumentor = AxioInstrumentor()
     instrumentor.uninstrument()
     registry = CollectorRegistry()

@@ -1,11 +1,6 @@
-"""One agent run: its ``invoke_agent`` span, what its events add up to, and the steps that drive it.
+"""One agent run: its ``invoke_agent`` span, what its events add up to, its end (exactly once).
 
-Parenting without making anything current across a yield: the host iterates the run one step at a
-time (``__anext__``). Each step attaches the run's context (its span under the host's parent),
-awaits the agent's own generator, and detaches before the event reaches the host. Everything the
-agent does inside a step sees the run's span: ``transport.stream()`` capturing its parent, the hooks,
-the context store, and the tasks ``asyncio.gather`` makes for tool calls (each copies the context
-it is created in). Between two steps the host's context is exactly its own.
+The steps that drive it, each under the run's context, are in ``agent_steps.py``.
 """
 
 from __future__ import annotations
@@ -13,16 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
-from contextvars import ContextVar, Token
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 from axio.events import Error, IterationEnd, IterationStart, SessionEndEvent, StreamEvent, TextDelta, ToolResult
 from axio.types import StopReason, Usage
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
@@ -36,26 +28,12 @@ if TYPE_CHECKING:
 
     from .agent_telemetry import AgentTelemetry
 
-__all__ = ["AgentRun", "Events", "attach", "detach", "traced"]
+__all__ = ["CANCELLED", "AgentRun"]
 
 logger = logging.getLogger("axio_transport_anthropic.telemetry")
 
 _NO_USAGE: Final = Usage(0, 0)
 CANCELLED: Final = "cancelled"
-
-
-def _step_context() -> tuple[Callable[[Context], Token[Context]], Callable[[Token[Context]], None]]:
-    """Attach and detach for a step, once per event of every run: with OpenTelemetry's default
-    runtime context, its ContextVar's own set and reset (what ``attach``/``detach`` call, without
-    four Python calls around them); with another runtime context, ``attach``/``detach``."""
-    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
-    var = getattr(runtime, "_current_context", None)
-    if type(runtime) is ContextVarsRuntimeContext and isinstance(var, ContextVar):
-        return var.set, var.reset
-    return otel_context.attach, otel_context.detach
-
-
-attach, detach = _step_context()
 
 
 class AgentRun:
@@ -171,6 +149,11 @@ class AgentRun:
             self._total = event.total_usage
 
     @property
+    def keeps_text(self) -> bool:
+        """Whether the run's answer is captured (content capture on, the span recording)."""
+        return self._text is not None
+
+    @property
     def turns(self) -> int:
         """Model turns that began answering (a transport without ``IterationStart``: that ended)."""
         return max(self.starts, self.ends)
@@ -261,47 +244,3 @@ def _conversation_id(store: ContextStore | None) -> str | None:
     except Exception:  # a store whose property fails: no id, not no run
         return None
     return found if isinstance(found, str) and found else None
-
-
-class Events(Protocol):
-    """axio's own event generator, or the ``AgentStream`` around it."""
-
-    def __anext__(self) -> Awaitable[StreamEvent]: ...
-
-    def aclose(self) -> Awaitable[None]: ...
-
-
-async def traced(stream: Events, run: AgentRun) -> AsyncGenerator[StreamEvent, None]:
-    """``stream``'s events, each step under the run's context (attached and detached within the
-    step), the run ended once when the stream ends, fails, is cancelled or is closed."""
-    context = run.begin()
-    raised: BaseException | None = None
-    try:
-        while True:
-            token = attach(context) if context is not None else None
-            try:
-                event = await stream.__anext__()
-            except StopAsyncIteration:
-                return
-            finally:
-                if token is not None:
-                    detach(token)
-            try:
-                run.observe(event)
-            except Exception:
-                logger.warning("Could not observe an agent event", exc_info=True)
-            yield event
-    except BaseException as exc:  # GeneratorExit (closed, or left with break) and cancellation too
-        raised = exc
-        raise
-    finally:
-        try:
-            token = attach(context) if context is not None else None
-            try:
-                await stream.aclose()
-            finally:
-                if token is not None:
-                    detach(token)
-        finally:
-            run.end(raised)
-            raised = None  # its traceback holds this frame: no cycle left for the collector

@@ -6,7 +6,8 @@ without depending on that package. axio's hooks run inside a run's steps (``befo
 before a batch of calls (``before_tools_hooks``): none surrounds a step, a single call or the run's
 end, and they are per instance. So the instrumentor wraps, on the classes:
 
-- ``Agent.run_stream`` (``run`` goes through it): the ``invoke_agent`` span (``agent_run.py``);
+- ``Agent.run_stream`` (``run`` goes through it): the ``invoke_agent`` span (``agent_run.py``),
+  its steps under the run's context (``agent_steps.py``);
 - ``Agent._call_one``, ``Agent._dispatch_tools_streaming``, ``Tool.__call__`` and
   ``Tool.call_streaming``: the ``execute_tool`` spans (``tool_spans.py``).
 """
@@ -114,7 +115,8 @@ class AxioInstrumentor:
 
         from . import _capture_from_env
         from .agent_metrics import agent_series
-        from .agent_run import AgentRun, traced
+        from .agent_run import AgentRun
+        from .agent_steps import traced
         from .agent_telemetry import AgentTelemetry, call_label_agent
         from .tool_spans import wrap_call_one, wrap_call_streaming, wrap_dispatch_streaming, wrap_tool_call
 
