@@ -240,3 +240,22 @@ async def test_without_a_tracer_provider_runs_are_counted_and_no_step_attaches_a
     assert attached == []
     assert registry.get_sample_value("axio_anthropic_agent_runs_total", {"outcome": "ok"}) == 1
     assert registry.get_sample_value("axio_anthropic_agent_tool_calls_total", {"tool": "weather", "outcome": "ok"}) == 1
+
+
+def test_the_agent_span_names_the_cloud_its_transport_calls() -> None:
+    """As the transport's own chat spans do: Claude on Vertex AI or Bedrock is not Anthropic's API."""
+    from axio_transport_anthropic import AnthropicTransport
+    from axio_transport_anthropic.bedrock_transport import BedrockTransport
+    from axio_transport_anthropic.telemetry.agent_telemetry import AgentTelemetry
+    from axio_transport_anthropic.transport import VertexAITransport
+
+    cases = [
+        (AnthropicTransport(api_key="sk-test"), "anthropic"),
+        (AnthropicTransport(vertexai=True, project="proj", location="us-east5"), "gcp.vertex_ai"),
+        (VertexAITransport(project="proj", location="us-east5"), "gcp.vertex_ai"),
+        (BedrockTransport(aws_region="us-east-1"), "aws.bedrock"),
+    ]
+    for transport, provider in cases:
+        run = AgentRun(AgentTelemetry(series=None), Agent(system="s", transport=transport), "hi", MemoryContextStore())
+        assert run.base_attributes()["gen_ai.provider.name"] == provider, type(transport).__name__
+        assert transport._backend is None  # told by the settings: no backend made, no credentials loaded

@@ -23,6 +23,7 @@ __all__ = ["AgentNamer", "AgentTelemetry", "call_label_agent", "model_of", "prov
 #: What names an agent's runs: ``gen_ai.agent.name`` and the span name. ``None``: no name.
 AgentNamer = Callable[[Agent], str | None]
 _TRANSPORT_PACKAGE: Final = "axio_transport_"
+_OWN_PACKAGE: Final = "axio_transport_anthropic"
 
 
 def call_label_agent(agent: Agent) -> str | None:
@@ -31,9 +32,22 @@ def call_label_agent(agent: Agent) -> str | None:
 
 
 def provider_of(transport: object) -> str:
-    """``gen_ai.provider.name`` by the transport's package: ``axio_transport_anthropic`` -> ``anthropic``."""
+    """``gen_ai.provider.name`` by the transport: this package's own say whose cloud they call
+    (``anthropic``, ``gcp.vertex_ai``, ``aws.bedrock``, as their ``chat`` spans do); another
+    ``axio_transport_<name>`` package's, ``<name>``; anything else ``_OTHER``."""
     package = type(transport).__module__.partition(".")[0]
+    if package == _OWN_PACKAGE:
+        return _own_provider(transport)
     return package.removeprefix(_TRANSPORT_PACKAGE) if package.startswith(_TRANSPORT_PACKAGE) else "_OTHER"
+
+
+def _own_provider(transport: object) -> str:
+    """From the settings alone: asking the transport for its backend could load credentials."""
+    from ..bedrock_transport import BedrockTransport
+
+    if isinstance(transport, BedrockTransport):
+        return "aws.bedrock"
+    return "gcp.vertex_ai" if getattr(transport, "vertexai", False) is True else "anthropic"
 
 
 def model_of(transport: object) -> ModelSpec | None:
