@@ -2,7 +2,8 @@
 
 Its series (``axio_anthropic_agent_*``) belong to runs, not to one model call: they carry no
 ``model`` (a run may switch models) nor provider label, so these panels follow the job and
-instance variables only. With a model chosen they still show every run of the selected processes.
+instance variables only (``promql.RUN_FILTER``). With a model or provider chosen they still show
+every run of the selected processes.
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.builders import prometheus, timeseries
 
+from dashboards import promql
 from dashboards.common import NUMBER, SECONDS, add_row, target, timeseries_panel
-from dashboards.promql import PREFIX, QUANTILES, RATE_WINDOW
+from dashboards.promql import QUANTILES
 
 TITLE = "Agents"
-#: The dashboard variables the agent series can be narrowed by.
-FILTER = 'job=~"$job", instance=~"$instance"'
 RUNS_PER_S = "count:runs/s"
 CALLS_PER_S = "count:calls/s"
 #: Every metric the row queries, for the tests' metric contract.
@@ -35,19 +35,12 @@ _TRACES = (
 )
 
 
-def sel(metric: str, extra: str = "") -> str:
-    matchers = f"{FILTER}, {extra}" if extra else FILTER
-    return f"{PREFIX}{metric}{{{matchers}}}"
-
-
 def sum_rate(metric: str, by: str = "", extra: str = "") -> str:
-    grouping = f" by ({by}) " if by else ""
-    return f"sum{grouping}(rate({sel(metric, extra)}[{RATE_WINDOW}]))"
+    return promql.sum_rate(metric, by, extra, filtered=promql.RUN_FILTER)
 
 
 def quantile(q: float, histogram: str, by: str = "") -> str:
-    grouping = f"le, {by}" if by else "le"
-    return f"histogram_quantile({q}, {sum_rate(histogram + '_bucket', grouping)})"
+    return promql.quantile(q, histogram, by, filtered=promql.RUN_FILTER)
 
 
 RUNS_BY_OUTCOME = sum_rate("agent_runs_total", "outcome")
