@@ -5,6 +5,7 @@ and one the host turned on itself is left on."""
 
 from __future__ import annotations
 
+import gc
 import io
 from collections.abc import Iterator
 
@@ -32,6 +33,9 @@ def instrumentor_off() -> Iterator[AxioInstrumentor]:
     if instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.uninstrument()
     yield instrumentor
+    # The commands' telemetry (exporters, sessions) is freed here rather than in a later test's
+    # count of cyclic garbage (tests/test_gc_footprint.py).
+    gc.collect()
     if instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.uninstrument()
         pytest.fail("a command left the instrumentor on")

@@ -259,3 +259,18 @@ def test_the_agent_span_names_the_cloud_its_transport_calls() -> None:
         run = AgentRun(AgentTelemetry(series=None), Agent(system="s", transport=transport), "hi", MemoryContextStore())
         assert run.base_attributes()["gen_ai.provider.name"] == provider, type(transport).__name__
         assert transport._backend is None  # told by the settings: no backend made, no credentials loaded
+
+
+async def test_a_runs_duration_carries_its_trace_as_an_exemplar(rig: Rig) -> None:
+    agent = Agent(system="s", transport=rig.transport(), tools=[Tool(name="weather", handler=sunny)])
+    await agent.run("Weather?", MemoryContextStore())
+    (run,) = tree(await rig.spans())
+    found = [
+        sample.exemplar
+        for family in rig.registry.collect()
+        if family.name == "axio_anthropic_agent_run_duration_seconds"
+        for sample in family.samples
+        if sample.exemplar is not None
+    ]
+    (exemplar,) = found
+    assert exemplar.labels == {"trace_id": run.span.trace_id.hex(), "span_id": run.span.span_id.hex()}

@@ -98,10 +98,12 @@ class AgentSeries:
     def tool_label(self, name: str) -> str:
         return self._names(name)
 
-    def run_ended(self, outcome: str, duration: float, turns: int) -> None:
+    def run_ended(self, outcome: str, duration: float, turns: int, exemplar: dict[str, str] | None = None) -> None:
+        """``exemplar``: the run's trace and span ids, on its duration (a dot on the panel, a link to
+        the run's trace)."""
         self._runs[outcome].inc()
         if outcome != "cancelled":
-            self.run_duration.observe(duration)
+            self.run_duration.observe(duration, exemplar)
             self.turns.observe(turns)
 
     def tool_ended(self, label: str, outcome: str, duration: float) -> None:

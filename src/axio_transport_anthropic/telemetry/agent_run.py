@@ -21,6 +21,7 @@ from opentelemetry.util.types import AttributeValue
 from ..models import cost_usd
 from .agent_telemetry import model_of, provider_of
 from .labels import OTHER, error_type
+from .metrics import _exemplar, _multiprocess, _spans_unexported
 
 if TYPE_CHECKING:
     from axio.agent import Agent
@@ -181,13 +182,24 @@ class AgentRun:
             self._end_span(outcome, kind, error)
             telemetry = self._telemetry
             if telemetry.series is not None:
-                telemetry.series.run_ended(outcome, duration, self.turns)
+                telemetry.series.run_ended(outcome, duration, self.turns, self._exemplar())
             attributes = {**self._attributes, "error.type": kind} if kind is not None else self._attributes
             telemetry.otel().run_ended(duration, self.turns, self.tool_results, attributes)
         except Exception:
             logger.warning("Could not record the end of an agent run", exc_info=True)
         finally:
             self._agent = self._store = self._error = None  # the run's references go with it
+
+    def _exemplar(self) -> dict[str, str] | None:
+        """The run's span ids (its parent's without an SDK) when an exemplar would lead to a trace,
+        as the transport decides: sampled, one process (prometheus-client cannot keep exemplars
+        across processes), and not ``setup()``'s spans that go nowhere, unless the instrumentor was
+        given a provider of its own."""
+        if _multiprocess():
+            return None
+        if self._telemetry.tracer_provider is None and _spans_unexported():
+            return None
+        return _exemplar(self._span.get_span_context())
 
     def _end_span(self, outcome: str, kind: str | None, error: BaseException | None) -> None:
         span = self._span
