@@ -173,7 +173,12 @@ class Client:
         return {key: int(value) for key, value in metric_values(self.registry, name, label, MODEL).items()}
 
     def in_flight(self) -> float:
-        return self.registry.get_sample_value("axio_anthropic_in_flight_requests", {"model": MODEL}) or 0.0
+        # Read after streams started: a missing series is a renamed label, not zero in flight.
+        value = self.registry.get_sample_value(
+            "axio_anthropic_in_flight_requests", {"model": MODEL, "provider": "anthropic"}
+        )
+        assert value is not None, "no in-flight series for this model and provider"
+        return value
 
 
 def session() -> aiohttp.ClientSession:
