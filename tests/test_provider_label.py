@@ -22,16 +22,9 @@ from axio_transport_anthropic.streaming import _request_info
 from axio_transport_anthropic.telemetry import AttemptReport, RequestInfo, ResponseReport, TelemetryConfig
 from axio_transport_anthropic.telemetry.labels import ERROR_TYPES, PROVIDERS, error_types_of, provider_label
 
+from .test_metrics import BEDROCK_ERROR_TYPES
+
 MODEL = "claude-sonnet-4-6"
-BEDROCK_ONLY = (
-    "throttlingException",
-    "serviceUnavailableException",
-    "internalServerException",
-    "modelStreamErrorException",
-    "modelTimeoutException",
-    "validationException",
-    "credentials_error",
-)
 
 
 @pytest.fixture
@@ -105,9 +98,9 @@ def test_errors_are_pre_created_only_for_the_types_the_provider_reports(provider
     assert zeros == set(error_types_of(provider))
     assert zeros <= set(ERROR_TYPES)
     if provider == "aws.bedrock":
-        assert set(BEDROCK_ONLY) <= zeros
+        assert set(BEDROCK_ERROR_TYPES) <= zeros
     else:
-        assert not zeros & set(BEDROCK_ONLY)
+        assert not zeros & set(BEDROCK_ERROR_TYPES)
         assert {"overloaded_error", "rate_limit_error", "timeout", "connection_error"} <= zeros
 
 
