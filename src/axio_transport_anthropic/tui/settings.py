@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar, Final
 
+from axio.models import ModelSpec
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -14,6 +16,7 @@ from textual.widgets import Button, Input, Label, Static
 from axio_transport_anthropic.tui.form import (
     NUMBER_FIELDS,
     TEXT_FIELDS,
+    Problem,
     app_model,
     check,
     default_text,
@@ -106,6 +109,12 @@ class AnthropicSettingsScreen(ModalScreen[dict[str, str] | None]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]
+    #: What the other clouds' screens change; the layout and behaviour are this screen's.
+    HEADING: ClassVar[str] = "Anthropic settings"
+    #: (setting, label, placeholder, masked)
+    FIELDS: ClassVar[tuple[tuple[str, str, str, bool], ...]] = TEXT_FIELDS
+    #: Hints shown above the retries and timeouts, as plain text.
+    NOTES: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, settings: dict[str, str]) -> None:
         super().__init__()
@@ -113,25 +122,27 @@ class AnthropicSettingsScreen(ModalScreen[dict[str, str] | None]):
         self._settings = {k: v for k, v in settings.items() if isinstance(v, str)}
         # axio-tui's note on why the transport is unavailable: shown, never saved.
         self._status = self._settings.pop("_error", "")
-        self._model = app_model(None, self._settings)
+        self._model = self._app_model(None)
 
     def __repr__(self) -> str:
         # Explicit, so no attribute (the settings hold the key) can leak through repr.
         return f"{type(self).__name__}(model={self._model.id!r})"
 
     def compose(self) -> ComposeResult:
-        self._model = app_model(self.app, self._settings)
+        self._model = self._app_model(self.app)
         with VerticalScroll(id="dialog"):
-            yield Static("Anthropic settings", id="title")
+            yield Static(self.HEADING, id="title")
             yield Static(self._status, id="status", markup=False, classes="" if self._status else "empty")
             with Grid(id="fields"):
-                for name, label, placeholder, secret in TEXT_FIELDS:
+                for name, label, placeholder, secret in self.FIELDS:
                     yield Label(label)
                     yield Input(
                         self._settings.get(name, ""), placeholder=placeholder, password=secret, id=widget_id(name)
                     )
                 yield Label("Model")
                 yield Static(f"{model_label(self._model)}  (Ctrl+P → Change Model)", id="model", markup=False)
+            for note in self.NOTES:
+                yield Static(note, classes="hint", markup=False)
             yield Static(_NOTE, classes="hint")
             with Grid(id="numbers"):
                 for name, label in NUMBER_FIELDS:
@@ -142,9 +153,24 @@ class AnthropicSettingsScreen(ModalScreen[dict[str, str] | None]):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
 
+    def _app_model(self, app: object) -> ModelSpec:
+        return app_model(app, self._settings)
+
     def _values(self) -> dict[str, str]:
-        names = [field[0] for field in (*TEXT_FIELDS, *NUMBER_FIELDS)]
+        names = [field[0] for field in self.FIELDS] + [field[0] for field in NUMBER_FIELDS]
         return {name: self.query_one(f"#{widget_id(name)}", Input).value.strip() for name in names}
+
+    def _result(self, values: Mapping[str, str]) -> dict[str, str]:
+        return result(self._settings, values, self._model)
+
+    def _conclude(self, values: Mapping[str, str], problem: Problem | None) -> None:
+        """Dismiss with the settings, or show what is wrong and focus its input."""
+        if problem is None:
+            self.dismiss(self._result(values))
+            return
+        self._show_error(problem.message)
+        if problem.setting is not None:
+            self.query_one(f"#{widget_id(problem.setting)}", Input).focus()
 
     def _show_error(self, message: str | None) -> None:
         error = self.query_one("#error", Static)
@@ -153,13 +179,7 @@ class AnthropicSettingsScreen(ModalScreen[dict[str, str] | None]):
 
     def action_save(self) -> None:
         values = self._values()
-        problem = check(values)
-        if problem is None:
-            self.dismiss(result(self._settings, values, self._model))
-            return
-        self._show_error(problem.message)
-        if problem.setting is not None:
-            self.query_one(f"#{widget_id(problem.setting)}", Input).focus()
+        self._conclude(values, check(values))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
