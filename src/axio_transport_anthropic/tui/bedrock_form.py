@@ -15,8 +15,15 @@ from axio_transport_anthropic import bedrock_settings
 from axio_transport_anthropic.bedrock_restore import KNOWN
 from axio_transport_anthropic.bedrock_transport import BedrockTransport
 from axio_transport_anthropic.errors import ConfigurationError
-from axio_transport_anthropic.settings import NULLABLE, NUMBERS, from_text
-from axio_transport_anthropic.tui.form import NUMBER_FIELDS, Problem, validate_base_url
+from axio_transport_anthropic.tui.form import (
+    NUMBER_FIELDS,
+    Problem,
+    chat_model,
+    read_numbers,
+    refusal,
+    saved,
+    validate_base_url,
+)
 
 __all__ = ["NUMBER_FIELDS", "TEXT_FIELDS", "app_model", "check", "result"]
 
@@ -34,18 +41,8 @@ _LABELS: Final = {name: label for name, label, *_ in (*TEXT_FIELDS, *NUMBER_FIEL
 def app_model(app: object, settings: Mapping[str, str]) -> ModelSpec:
     """The model the app chats with through this transport: axio-tui's chat model when the chat
     transport is a Bedrock one, otherwise the saved model, else the transport's default."""
-    # axio-tui has no public accessor for its role bindings; any other shape means "not known".
-    bindings = getattr(app, "_role_bindings", None)
-    registry = getattr(app, "_transports", None)
-    binding = bindings.get("chat") if isinstance(bindings, Mapping) else None
-    name, model = getattr(binding, "transport", None), getattr(binding, "model", None)
-    if isinstance(name, str) and isinstance(model, ModelSpec) and registry is not None:
-        try:
-            chat_transport = registry.get_transport(name)
-        except (AttributeError, KeyError, TypeError):
-            chat_transport = None
-        if isinstance(chat_transport, BedrockTransport):
-            return model
+    if (model := chat_model(app, BedrockTransport)) is not None:
+        return model
     try:
         return bedrock_settings.spec_for(settings.get("model", ""), bedrock_settings.BEDROCK_MODELS)
     except ConfigurationError:
@@ -58,27 +55,19 @@ async def check(values: Mapping[str, str]) -> Problem | None:
     if (url_problem := validate_base_url(values.get("base_url", ""))) is not None:
         return Problem("base_url", url_problem.replace("Base URL", "Endpoint"))
     kwargs: dict[str, Any] = {name: values[name] for name, *_ in TEXT_FIELDS if values.get(name)}
-    for name, label in NUMBER_FIELDS:
-        if not (text := values.get(name, "")):
-            continue
-        try:
-            kwargs[name] = from_text(name, text)
-        except ValueError:
-            kind = "a whole number" if NUMBERS[name] is int else "a number of seconds"
-            return Problem(name, f"{label} must be {kind}{', or none' if name in NULLABLE else ''}.")
+    if (number_problem := read_numbers(values, kwargs)) is not None:
+        return number_problem
     try:
         BedrockTransport(telemetry=None, **kwargs)
         if profile := kwargs.get("aws_profile"):
             await asyncio.to_thread(bedrock_settings.config_region, profile)
     except ConfigurationError as exc:
-        setting = next((name for name in _LABELS if str(exc).startswith(name)), None)
-        return Problem(setting, str(exc))
+        return refusal(exc, _LABELS)
     return None
 
 
 def result(settings: Mapping[str, str], values: Mapping[str, str], model: ModelSpec) -> dict[str, str]:
     """What the screen saves: this transport's settings only, blank ones left to their defaults."""
-    kept = {k: v for k, v in settings.items() if k in KNOWN and k not in _MANAGED}
-    kept.update((name, value) for name, value in values.items() if name in _MANAGED and value)
+    kept = saved(settings, values, _MANAGED, KNOWN)
     kept["model"] = model.id
     return kept

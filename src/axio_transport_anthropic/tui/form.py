@@ -27,10 +27,14 @@ __all__ = [
     "TEXT_FIELDS",
     "Problem",
     "app_model",
+    "chat_model",
     "check",
     "default_text",
     "model_label",
+    "read_numbers",
+    "refusal",
     "result",
+    "saved",
     "validate_base_url",
     "widget_id",
 ]
@@ -111,28 +115,32 @@ def app_model(app: object, settings: Mapping[str, str]) -> ModelSpec:
     """The model the app will chat with through this transport: axio-tui's chat model when it is
     an Anthropic one (picked with Change Model), otherwise the transport's own, which is what
     axio-tui starts with."""
+    if (model := chat_model(app, AnthropicTransport)) is not None:
+        return model
+    saved_id = settings.get("model", "")
+    return ANTHROPIC_MODELS.get(saved_id) or ANTHROPIC_MODELS[DEFAULT_MODEL]
+
+
+def chat_model(app: object, kind: type) -> ModelSpec | None:
+    """axio-tui's chat model when its chat transport is a ``kind``; ``None`` when it is another or
+    not known."""
     # axio-tui has no public accessor for its role bindings; any other shape means "not known".
     bindings = getattr(app, "_role_bindings", None)
     registry = getattr(app, "_transports", None)
     binding = bindings.get("chat") if isinstance(bindings, Mapping) else None
     name, model = getattr(binding, "transport", None), getattr(binding, "model", None)
-    if isinstance(name, str) and isinstance(model, ModelSpec) and registry is not None:
-        try:
-            chat_transport = registry.get_transport(name)
-        except (AttributeError, KeyError, TypeError):
-            chat_transport = None
-        if isinstance(chat_transport, AnthropicTransport):
-            return model
-    saved = settings.get("model", "")
-    return ANTHROPIC_MODELS.get(saved) or ANTHROPIC_MODELS[DEFAULT_MODEL]
+    if not (isinstance(name, str) and isinstance(model, ModelSpec) and registry is not None):
+        return None
+    try:
+        chat_transport = registry.get_transport(name)
+    except (AttributeError, KeyError, TypeError):
+        return None
+    return model if isinstance(chat_transport, kind) else None
 
 
-def check(values: Mapping[str, str]) -> Problem | None:
-    """The first thing that keeps these values from making a working transport, checked as the
-    transport itself checks them; blank values stand for the defaults."""
-    if (url_problem := validate_base_url(values.get("base_url", ""))) is not None:
-        return Problem("base_url", url_problem)
-    kwargs: dict[str, Any] = {name: values[name] for name, *_ in TEXT_FIELDS if values.get(name)}
+def read_numbers(values: Mapping[str, str], kwargs: dict[str, Any]) -> Problem | None:
+    """The number fields' values into ``kwargs`` as the transport takes them (blank ones left to
+    their defaults); the first one that is not a number is the problem."""
     for name, label in NUMBER_FIELDS:
         if not (text := values.get(name, "")):
             continue
@@ -141,12 +149,38 @@ def check(values: Mapping[str, str]) -> Problem | None:
         except ValueError:
             kind = "a whole number" if NUMBERS[name] is int else "a number of seconds"
             return Problem(name, f"{label} must be {kind}{', or none' if name in NULLABLE else ''}.")
+    return None
+
+
+def refusal(exc: ConfigurationError, labels: Mapping[str, str]) -> Problem:
+    """The transport's refusal, sent back to the field of the setting it names (if one)."""
+    setting = next((name for name in labels if str(exc).startswith(name)), None)
+    return Problem(setting, str(exc))
+
+
+def saved(
+    settings: Mapping[str, str], values: Mapping[str, str], managed: frozenset[str], known: frozenset[str]
+) -> dict[str, str]:
+    """The stored settings the screen does not manage (the transport's own only: no ``_error``),
+    with the screen's non-blank values over them."""
+    kept = {k: v for k, v in settings.items() if k in known and k not in managed}
+    kept.update((name, value) for name, value in values.items() if name in managed and value)
+    return kept
+
+
+def check(values: Mapping[str, str]) -> Problem | None:
+    """The first thing that keeps these values from making a working transport, checked as the
+    transport itself checks them; blank values stand for the defaults."""
+    if (url_problem := validate_base_url(values.get("base_url", ""))) is not None:
+        return Problem("base_url", url_problem)
+    kwargs: dict[str, Any] = {name: values[name] for name, *_ in TEXT_FIELDS if values.get(name)}
+    if (number_problem := read_numbers(values, kwargs)) is not None:
+        return number_problem
     try:
         with auth.lenient():
             transport = AnthropicTransport(telemetry=None, **kwargs)
     except ConfigurationError as exc:
-        setting = next((name for name in _LABELS if str(exc).startswith(name)), None)
-        return Problem(setting, str(exc))
+        return refusal(exc, _LABELS)
     if auth.missing_credentials(transport):
         return Problem("api_key", "No API key: enter one, or set ANTHROPIC_API_KEY before starting the app.")
     return None
@@ -155,7 +189,6 @@ def check(values: Mapping[str, str]) -> Problem | None:
 def result(settings: Mapping[str, str], values: Mapping[str, str], model: ModelSpec) -> dict[str, str]:
     """What the screen saves: this transport's settings only, blank ones left to their defaults.
     The model is the one the app chats with, so the transport's own default agrees with it."""
-    kept = {k: v for k, v in settings.items() if k in KNOWN and k not in _MANAGED}
-    kept.update((name, value) for name, value in values.items() if name in _MANAGED and value)
+    kept = saved(settings, values, _MANAGED, KNOWN)
     kept["model"] = model.id
     return kept

@@ -14,9 +14,8 @@ from axio.models import ModelSpec
 from axio_transport_anthropic import auth
 from axio_transport_anthropic.errors import ConfigurationError
 from axio_transport_anthropic.restore import KNOWN
-from axio_transport_anthropic.settings import NULLABLE, NUMBERS, from_text
 from axio_transport_anthropic.transport import AnthropicTransport
-from axio_transport_anthropic.tui.form import NUMBER_FIELDS, Problem, validate_base_url
+from axio_transport_anthropic.tui.form import NUMBER_FIELDS, Problem, read_numbers, refusal, saved, validate_base_url
 
 __all__ = ["CREDENTIALS_NOTE", "VERTEX_FIELDS", "check", "result"]
 
@@ -40,28 +39,20 @@ def check(values: Mapping[str, str]) -> Problem | None:
     if (url_problem := validate_base_url(values.get("base_url", ""))) is not None:
         return Problem("base_url", url_problem)
     kwargs: dict[str, Any] = {name: values[name] for name, *_ in VERTEX_FIELDS if values.get(name)}
-    for name, label in NUMBER_FIELDS:
-        if not (text := values.get(name, "")):
-            continue
-        try:
-            kwargs[name] = from_text(name, text)
-        except ValueError:
-            kind = "a whole number" if NUMBERS[name] is int else "a number of seconds"
-            return Problem(name, f"{label} must be {kind}{', or none' if name in NULLABLE else ''}.")
+    if (number_problem := read_numbers(values, kwargs)) is not None:
+        return number_problem
     try:
         with auth.lenient():
             AnthropicTransport(vertexai=True, telemetry=None, **kwargs)
     except ConfigurationError as exc:
-        setting = next((name for name in _LABELS if str(exc).startswith(name)), None)
-        return Problem(setting, str(exc))
+        return refusal(exc, _LABELS)
     return None
 
 
 def result(settings: Mapping[str, str], values: Mapping[str, str], model: ModelSpec) -> dict[str, str]:
     """What the screen saves: this transport's settings only, blank ones left to their defaults,
     ``vertexai`` as 0.12.2's screen saved it, and the model the app chats with."""
-    kept = {k: v for k, v in settings.items() if k in KNOWN and k not in _MANAGED}
-    kept.update((name, value) for name, value in values.items() if name in _MANAGED and value)
+    kept = saved(settings, values, _MANAGED, KNOWN)
     kept["vertexai"] = "true"
     kept["model"] = model.id
     return kept
