@@ -16,12 +16,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace import Span as SdkSpan
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from prometheus_client import CollectorRegistry
 
@@ -31,23 +29,11 @@ from axio_transport_anthropic.telemetry import AxioInstrumentor, TelemetryConfig
 
 from .conftest import SECRET
 from .otlp_receiver import OtlpReceiver, attributes
+from .test_tracing import Ledger
 
 __all__ = ["CHAT", "Node", "Rig", "attrs", "rig", "shape", "status", "tree"]
 
 CHAT = "chat claude-sonnet-4-6"
-
-
-class Ledger(SpanProcessor):
-    def __init__(self) -> None:
-        self.started: list[int] = []
-        self.ended: list[int] = []
-
-    def on_start(self, span: SdkSpan, parent_context: Context | None = None) -> None:
-        self.started.append(span.get_span_context().span_id)
-
-    def on_end(self, span: ReadableSpan) -> None:
-        assert span.context is not None
-        self.ended.append(span.context.span_id)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import IO, Any, Final
 
 import pytest
 from axio.blocks import TextBlock
-from axio.events import StreamEvent
+from axio.events import StreamEvent, TextDelta
 from axio.messages import Message
 
 from axio_transport_anthropic import AnthropicTransport
@@ -32,6 +32,11 @@ async def collect(transport: AnthropicTransport, messages: list[Message] | None 
     async for event in transport.stream(messages or user("hi"), kw.get("tools", []), kw.get("system", "")):
         events.append(event)
     return events
+
+
+def text_of(events: list[Any]) -> str:
+    """The answer's text, as the stream's text deltas carry it."""
+    return "".join(e.delta for e in events if isinstance(e, TextDelta))
 
 
 def clear_environment(monkeypatch: pytest.MonkeyPatch, *also: str) -> None:

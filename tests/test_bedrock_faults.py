@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from axio.events import TextDelta
 
 from axio_transport_anthropic import AnthropicError, APIStatusError, BedrockTransport, InStreamError
 from axio_transport_anthropic.simulator import Fault, FaultProfile, Reply, Simulator
 
 from .bedrock_support import bedrock, isolate_aws
 from .leaks import Captured, assert_released
-from .support import collect, user
+from .support import collect, text_of, user
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -30,10 +29,6 @@ def aws_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 async def sim() -> Any:
     async with Simulator() as server:
         yield server
-
-
-def text_of(events: list[Any]) -> str:
-    return "".join(e.delta for e in events if isinstance(e, TextDelta))
 
 
 RETRIED = ["throttlingException", "serviceUnavailableException", "internalServerException",

@@ -16,7 +16,7 @@ from typing import Any
 import botocore.credentials
 import botocore.session
 import pytest
-from axio.events import IterationEnd, TextDelta
+from axio.events import IterationEnd
 from axio.transport import select_transport_model
 
 from axio_transport_anthropic import APIStatusError, BedrockTransport
@@ -27,7 +27,7 @@ from axio_transport_anthropic.streaming import _request_info
 
 from .bedrock_support import ROTATED_KEYS, SESSION_KEYS, CredentialProcess, bedrock, isolate_aws
 from .leaks import Captured, assert_released
-from .support import collect
+from .support import collect, text_of
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -44,10 +44,6 @@ def aws_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 async def sim() -> Any:
     async with Simulator() as server:
         yield server
-
-
-def text_of(events: list[Any]) -> str:
-    return "".join(e.delta for e in events if isinstance(e, TextDelta))
 
 
 # ── the signature ───────────────────────────────────────────────────────────────────────────

@@ -23,7 +23,7 @@ from axio_transport_anthropic.simulator import Fault, FaultProfile, Reply, Simul
 from axio_transport_anthropic.simulator.vertex import PATH as VERTEX_PATH
 
 from .leaks import Captured, assert_released, outputs_holding, stream_error, structlog_lines
-from .support import collect, user
+from .support import collect, text_of, user
 from .vertex_support import PROJECT, bearer, use_service_account, vertex_requests, vertex_transport
 
 pytestmark = pytest.mark.timeout(30)
@@ -41,7 +41,7 @@ async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[
 async def test_a_turn_over_the_vertex_wire(sim: Simulator, session: aiohttp.ClientSession) -> None:
     sim.enqueue(Reply.text("hello from vertex"))
     events = await collect(vertex_transport(sim, session, model="claude-haiku-4-5"), system="be brief")
-    assert "".join(e.delta for e in events if isinstance(e, TextDelta)) == "hello from vertex"
+    assert text_of(events) == "hello from vertex"
     # The extra vertex_event is skipped, not passed on.
     assert not [e for e in events if isinstance(e, ProviderEvent)]
     [request] = sim.requests[-1:]
@@ -81,7 +81,7 @@ async def test_googles_429_is_retried_like_a_429(sim: Simulator, session: aiohtt
     sim.inject(Fault.resource_exhausted(wrapped=wrapped), Fault.rate_limited(retry_after=None))
     sim.enqueue(Reply.text("after the quota"))
     events = await collect(transport)
-    assert "".join(e.delta for e in events if isinstance(e, TextDelta)) == "after the quota"
+    assert text_of(events) == "after the quota"
     assert [r.fault for r in vertex_requests(sim)] == ["resource_exhausted", "rate_limited", None]
     model = transport.model.id
     assert captured.by("axio_anthropic_retries_total", "reason", model) == {"rate_limited": 2.0}
@@ -146,7 +146,7 @@ async def test_a_failure_before_output_is_retried(sim: Simulator, session: aioht
     sim.enqueue(Reply.text("whole"))
     sim.inject(Fault.stream_error(after_events=1), Fault.reset(after_events=1))
     events = await collect(vertex_transport(sim, session))
-    assert "".join(e.delta for e in events if isinstance(e, TextDelta)) == "whole"
+    assert text_of(events) == "whole"
     assert len(vertex_requests(sim)) == 3
 
 
