@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from axio.events import Error, IterationEnd, IterationStart, SessionEndEvent, StreamEvent, TextDelta, ToolResult
+from axio.events import Error, IterationEnd, IterationStart, SessionEndEvent, TextDelta, ToolResult
 from axio.types import StopReason, Usage
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -29,10 +30,12 @@ if TYPE_CHECKING:
 
     from .agent_telemetry import AgentTelemetry
 
-__all__ = ["CANCELLED", "AgentRun"]
+__all__ = ["CANCELLED", "AgentRun", "Observers"]
 
 logger = logging.getLogger("axio_transport_anthropic.telemetry")
 
+#: What each event type adds to a run, by exact type.
+type Observers = Mapping[type, Callable[[AgentRun, Any], None]]
 _NO_USAGE: Final = Usage(0, 0)
 CANCELLED: Final = "cancelled"
 
@@ -129,30 +132,35 @@ class AgentRun:
         if self._agent is not None and self._agent.system:
             span.set_attribute("gen_ai.system_instructions", dump([{"type": "text", "content": self._agent.system}]))
 
-    def observe(self, event: StreamEvent) -> None:
-        if isinstance(event, TextDelta):  # the most frequent, and nothing to do unless capturing
-            if self._text is not None:
-                self._text.append(event.delta)
-        elif isinstance(event, IterationStart):
-            self.starts += 1
-            self._response_model = event.model or self._response_model
-            if self._text is not None:
-                self._text.clear()  # the run's answer is its last turn's text
-        elif isinstance(event, IterationEnd):
-            self.ends += 1
-            self._turn_usage.append(event.usage)
-        elif isinstance(event, ToolResult):
-            self.tool_results += 1
-        elif isinstance(event, Error):
-            self._error = self._error or event.exception
-        elif isinstance(event, SessionEndEvent):
-            self._stop = event.stop_reason
-            self._total = event.total_usage
+    def _on_text_delta(self, event: TextDelta) -> None:
+        if self._text is not None:
+            self._text.append(event.delta)
+
+    def _on_iteration_start(self, event: IterationStart) -> None:
+        self.starts += 1
+        self._response_model = event.model or self._response_model
+        if self._text is not None:
+            self._text.clear()  # the run's answer is its last turn's text
+
+    def _on_iteration_end(self, event: IterationEnd) -> None:
+        self.ends += 1
+        self._turn_usage.append(event.usage)
+
+    def _on_tool_result(self, event: ToolResult) -> None:
+        self.tool_results += 1
+
+    def _on_error(self, event: Error) -> None:
+        self._error = self._error or event.exception
+
+    def _on_session_end(self, event: SessionEndEvent) -> None:
+        self._stop = event.stop_reason
+        self._total = event.total_usage
 
     @property
-    def keeps_text(self) -> bool:
-        """Whether the run's answer is captured (content capture on, the span recording)."""
-        return self._text is not None
+    def observers(self) -> Observers:
+        """What each event type adds, by exact type (axio's own event classes): the events of
+        every other type, text deltas included unless the answer is kept, cost a lookup only."""
+        return _WITH_TEXT if self._text is not None else _WITHOUT_TEXT
 
     @property
     def turns(self) -> int:
@@ -256,3 +264,13 @@ def _conversation_id(store: ContextStore | None) -> str | None:
     except Exception:  # a store whose property fails: no id, not no run
         return None
     return found if isinstance(found, str) and found else None
+
+
+_WITHOUT_TEXT: Final[Observers] = {
+    IterationStart: AgentRun._on_iteration_start,
+    IterationEnd: AgentRun._on_iteration_end,
+    ToolResult: AgentRun._on_tool_result,
+    Error: AgentRun._on_error,
+    SessionEndEvent: AgentRun._on_session_end,
+}
+_WITH_TEXT: Final[Observers] = {TextDelta: AgentRun._on_text_delta, **_WITHOUT_TEXT}

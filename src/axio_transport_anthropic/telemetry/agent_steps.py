@@ -1,4 +1,4 @@
-"""The steps of an agent run: axio's generator driven one event at a time under the run's context.
+"""The steps of an agent run: axio's own ``AgentStream``, each step under the run's context.
 
 Parenting without making anything current across a yield: the host iterates the run one step at a
 time (``__anext__``). Each step attaches the run's context (its span under the host's parent),
@@ -7,24 +7,28 @@ agent does inside a step sees the run's span: ``transport.stream()`` capturing i
 the context store, and the tasks ``asyncio.gather`` makes for tool calls (each copies the context
 it is created in). Between two steps the host's context is exactly its own.
 
-This runs once per event of every run (about 2.5 k instructions a step, benchmarks/agents.py).
+This runs once per event of every run, so it is axio's own per-step method overridden (a subclass
+of ``AgentStream``), not a generator around the generator: no frame or coroutine of its own per
+event, and no attach at all when there is nothing to attach (benchmarks/agents.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar, Token
-from typing import Protocol
+from typing import Any, Protocol
 
-from axio.events import StreamEvent, TextDelta
+from axio.events import StreamEvent
+from axio.stream import AgentStream
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 
-from .agent_run import AgentRun
+from .agent_run import AgentRun, Observers
 
-__all__ = ["Events", "attach", "detach", "traced"]
+__all__ = ["Events", "TracedStream", "attach", "detach"]
 
 logger = logging.getLogger("axio_transport_anthropic.telemetry")
 
@@ -44,53 +48,98 @@ attach, detach = _step_context()
 
 
 class Events(Protocol):
-    """axio's own event generator, or the ``AgentStream`` around it."""
+    """axio's own event generator, or the stream around it when it is not found there."""
 
     def __anext__(self) -> Awaitable[StreamEvent]: ...
 
     def aclose(self) -> Awaitable[None]: ...
 
 
-async def traced(stream: Events, run: AgentRun) -> AsyncGenerator[StreamEvent, None]:
-    """``stream``'s events, each step under the run's context (attached and detached within the
-    step), the run ended once when the stream ends, fails, is cancelled or is closed."""
-    context = run.begin()
-    raised: BaseException | None = None
-    step, observe = stream.__anext__, run.observe  # looked up once: this loop runs per event
-    # The most frequent event changes nothing unless the answer's text is kept: not even a call.
-    skipped = None if run.keeps_text else TextDelta
-    try:
-        while True:
+class TracedStream(AgentStream):
+    """An ``AgentStream`` over ``events`` whose run begins at its first step and ends exactly once:
+    when the events end or fail, when the host closes it, or, left with ``break``, when it is
+    collected (closed on its loop then, as asyncio closes an abandoned generator)."""
+
+    def __init__(self, events: Events, run: AgentRun) -> None:
+        super().__init__(events)  # type: ignore[arg-type]  # only __anext__ and aclose are used
+        self._run = run
+        self._context: Context | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # set at the first step: the run began
+        self._observers: Observers = {}
+
+    def _begin(self) -> None:
+        run = self._run
+        self._context = run.begin()
+        self._observers = run.observers
+        self._loop = asyncio.get_running_loop()
+
+    async def __anext__(self) -> StreamEvent:
+        if self._closed:
+            raise StopAsyncIteration
+        if self._loop is None:
+            self._begin()
+        context = self._context
+        try:
             if context is None:  # nothing to attach (no SDK): the step as it is
-                try:
-                    event = await step()
-                except StopAsyncIteration:
-                    return
+                event: StreamEvent = await self._generator.__anext__()
             else:
                 token = attach(context)
                 try:
-                    event = await step()
-                except StopAsyncIteration:
-                    return
+                    event = await self._generator.__anext__()
                 finally:
                     detach(token)
-            if type(event) is not skipped:
-                try:
-                    observe(event)
-                except Exception:
-                    logger.warning("Could not observe an agent event", exc_info=True)
-            yield event
-    except BaseException as exc:  # GeneratorExit (closed, or left with break) and cancellation too
+        except StopAsyncIteration:
+            self._closed = True
+            self._run.end(None)
+            raise
+        except BaseException as exc:  # cancellation too
+            self._closed = True
+            await _close(self._generator, context, self._run, exc)
+            raise
+        # By exact type: most events, text deltas above all, change nothing and cost one lookup.
+        observe = self._observers.get(type(event))
+        if observe is not None:
+            try:
+                observe(self._run, event)
+            except Exception:
+                logger.warning("Could not observe an agent event", exc_info=True)
+        return event
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._loop is None:  # never iterated: no run to end
+            await self._generator.aclose()
+            return
+        await _close(self._generator, self._context, self._run, GeneratorExit())
+
+    def __del__(self) -> None:
+        # Left unclosed after its first step (a host's ``break``): close it on its loop, as asyncio
+        # closes an abandoned async generator, so the agent's own clean-up runs under the run.
+        loop = self.__dict__.get("_loop")
+        if loop is None or self._closed:
+            return
+        self._closed = True
+        closing = _close(self._generator, self._context, self._run, GeneratorExit())
+        try:
+            loop.call_soon_threadsafe(loop.create_task, closing)
+        except RuntimeError:  # the loop is closed: end the run here; the generator is the loop's
+            closing.close()
+            self._run.end(GeneratorExit())
+
+
+async def _close(events: Any, context: Context | None, run: AgentRun, raised: BaseException) -> None:
+    """Close ``events`` under the run's context (a finished generator: nothing to do), then end the
+    run by ``raised`` (``GeneratorExit``: closed early), or by what closing raised."""
+    token = attach(context) if context is not None else None
+    try:
+        await events.aclose()
+    except BaseException as exc:
         raised = exc
         raise
     finally:
-        try:
-            closing = attach(context) if context is not None else None
-            try:
-                await stream.aclose()
-            finally:
-                if closing is not None:
-                    detach(closing)
-        finally:
-            run.end(raised)
-            raised = None  # its traceback holds this frame: no cycle left for the collector
+        if token is not None:
+            detach(token)
+        run.end(raised)
+        del raised  # its traceback holds this frame: no cycle left for the collector

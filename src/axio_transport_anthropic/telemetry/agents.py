@@ -7,7 +7,7 @@ before a batch of calls (``before_tools_hooks``): none surrounds a step, a singl
 end, and they are per instance. So the instrumentor wraps, on the classes:
 
 - ``Agent.run_stream`` (``run`` goes through it): the ``invoke_agent`` span (``agent_run.py``),
-  its steps under the run's context (``agent_steps.py``);
+  its steps under the run's context in an ``AgentStream`` subclass (``agent_steps.py``);
 - ``Agent._call_one``, ``Agent._dispatch_tools_streaming``, ``Tool.__call__`` and
   ``Tool.call_streaming``: the ``execute_tool`` spans (``tool_spans.py``).
 """
@@ -116,7 +116,7 @@ class AxioInstrumentor:
         from . import _capture_from_env
         from .agent_metrics import agent_series
         from .agent_run import AgentRun
-        from .agent_steps import traced
+        from .agent_steps import TracedStream
         from .agent_telemetry import AgentTelemetry, call_label_agent
         from .tool_spans import wrap_call_one, wrap_call_streaming, wrap_dispatch_streaming, wrap_tool_call
 
@@ -135,16 +135,12 @@ class AxioInstrumentor:
             stream: AgentStream = original_run_stream(self, user_message, context)
             try:
                 run = AgentRun(telemetry, self, user_message, context)
-                inner = _fresh_generator(stream, AgentStream)
+                # axio's own generator, when found where axio 0.12 keeps it, in a TracedStream of
+                # its own; else the whole stream (a stream around the stream: a step more per event).
+                return TracedStream(_fresh_generator(stream, AgentStream) or stream, run)
             except Exception:  # never cost the host its run
                 logger.warning("Could not trace an agent run", exc_info=True)
                 return stream
-            if inner is None:  # not where axio 0.12 keeps it: a stream around the stream
-                return AgentStream(traced(stream, run))
-            # axio's own generator driven directly inside its own AgentStream: one coroutine and
-            # one frame per event less than a stream in a stream (see benchmarks/agents.py).
-            stream._generator = traced(inner, run)
-            return stream
 
         self._patch(Agent, "run_stream", run_stream)
         self._patch(Agent, "_call_one", wrap_call_one(Agent.__dict__["_call_one"], telemetry))
