@@ -9,14 +9,13 @@ from typing import Any, Final
 
 from axio.agent import Agent
 from axio.models import ModelSpec
-from opentelemetry import metrics as otel_metrics
-from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Tracer, TracerProvider
 
+from ..bedrock_transport import BedrockTransport
 from .agent_metrics import AGENT_SCOPE, AgentOtel, AgentSeries, agent_otel
 from .call_labels import current_call_labels
-from .scope import PerProvider, scope_version
+from .scope import PerProvider, global_meter_provider, global_tracer_provider, scope_version
 
 __all__ = ["AgentNamer", "AgentTelemetry", "call_label_agent", "model_of", "provider_of"]
 
@@ -43,8 +42,6 @@ def provider_of(transport: object) -> str:
 
 def _own_provider(transport: object) -> str:
     """From the settings alone: asking the transport for its backend could load credentials."""
-    from ..bedrock_transport import BedrockTransport
-
     if isinstance(transport, BedrockTransport):
         return "aws.bedrock"
     return "gcp.vertex_ai" if getattr(transport, "vertexai", False) is True else "anthropic"
@@ -74,10 +71,10 @@ class AgentTelemetry:
     _meters: PerProvider[MeterProvider, AgentOtel] = field(default_factory=lambda: PerProvider(agent_otel))
 
     def tracer(self) -> Tracer:
-        return self._tracers(self.tracer_provider or trace.get_tracer_provider())
+        return self._tracers(self.tracer_provider or global_tracer_provider())
 
     def otel(self) -> AgentOtel:
-        return self._meters(self.meter_provider or otel_metrics.get_meter_provider())
+        return self._meters(self.meter_provider or global_meter_provider())
 
     def dump(self, value: Any) -> str:
         """Captured content as an attribute, truncated: text as it is, anything else as JSON."""

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from axio.events import StreamEvent
-from opentelemetry import metrics as otel_metrics
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import SpanContext
 from opentelemetry.util.types import AttributeValue
@@ -24,7 +23,7 @@ from .call_labels import SPAN_PREFIX, Attribution
 from .instruments import OtelInstruments, otel_instruments, prom_instruments
 from .labels import OTHER, RETRY_REASONS, Vocabulary, attempt_status, error_type, provider_label
 from .lifecycle import AttemptReport, CredentialRefresh, Outcome, RequestInfo, ResponseReport
-from .scope import PerProvider
+from .scope import PerProvider, global_meter_provider
 from .series import ModelSeries, UsageSeries
 from .setup import current
 
@@ -89,7 +88,7 @@ class Metrics:
 
     def start(self, info: RequestInfo, span: SpanContext) -> _Observer:
         # The provider in effect now, so that a host setting one up later (again) is followed.
-        otel = self._otel(self._meter_provider or otel_metrics.get_meter_provider())
+        otel = self._otel(self._meter_provider or global_meter_provider())
         exemplar = _exemplar(span) if self._exemplars and not (self._follow_setup and _spans_unexported()) else None
         series = self._prom.series(info.model.id, provider_label(info.provider))
         return _Observer(info, series, otel, exemplar)

@@ -27,7 +27,7 @@ from .call_labels import SPAN_PREFIX
 from .content import OutputPart, input_content, output_messages
 from .labels import OTHER, error_type
 from .lifecycle import AttemptReport, CredentialRefresh, Outcome, RequestInfo, ResponseReport, logger
-from .scope import SCOPE, PerProvider, scope_version
+from .scope import SCOPE, PerProvider, global_tracer_provider, scope_version
 
 if TYPE_CHECKING:
     from . import TelemetryConfig
@@ -51,7 +51,7 @@ class Tracing:
     def start(self, info: RequestInfo) -> RequestTrace:
         # The provider in effect now: a host that sets up tracing again is followed, where a
         # tracer kept from the first call (a ProxyTracer binds once) would export nowhere.
-        tracer = self._tracers(self.config.tracer_provider or trace.get_tracer_provider())
+        tracer = self._tracers(self.config.tracer_provider or global_tracer_provider())
         return RequestTrace(tracer, self.config, info)
 
 
