@@ -67,6 +67,30 @@ def test_a_count_fails_only_above_the_tolerance(perf_baseline: Any) -> None:
     assert row("w", "request", None, 1.0, 0.03).failed  # a workload the baseline lacks
 
 
+def test_the_cost_targets_are_checked_and_the_sdks_own_span_cost_is_set_aside(perf_baseline: Any) -> None:
+    counts = {
+        "request/off": 100.0,
+        "request/full": 104.0,
+        "agent/default-off": 100.0,
+        "agent/default-on": 105.0,  # exactly +5 %: passes
+        "agent/sdk-off": 100.0,
+        "agent/sdk-floor": 106.0,  # the spans alone: +6 %, no instrumentor's fault
+        "agent/sdk-on": 110.0,  # +10 % all told, +4 % its own
+    }
+    rows = {row.name: row for row in perf_baseline.target_rows(counts)}
+    assert len(rows) == 3 and not any(row.failed for row in rows.values())
+    own = rows["AxioInstrumentor's own work, with an SDK"]
+    assert (own.baseline, own.now, own.unit) == (100.0, 104.0, "agent run")
+    slower = perf_baseline.target_rows({**counts, "agent/default-on": 105.01, "agent/sdk-on": 111.01})
+    assert [row.name for row in slower if row.failed] == [
+        "AxioInstrumentor, nothing configured",
+        "AxioInstrumentor's own work, with an SDK",
+    ]
+    # A run that counts only some workloads checks only the targets it has all of.
+    partial = perf_baseline.target_rows({"agent/sdk-on": 1.0, "agent/sdk-off": 1.0})
+    assert partial == []
+
+
 @needs_valgrind
 def test_a_baseline_from_another_environment_is_refused(tmp_path: Path) -> None:
     baseline = tmp_path / "baseline.json"

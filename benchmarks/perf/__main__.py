@@ -7,7 +7,7 @@
 Run with ``benchmarks`` on ``PYTHONPATH``. Counts are made by running ``perf.child`` under callgrind
 with the interpreter that runs this (``make`` uses ``.venv-perf``, built from
 ``benchmarks/perf/constraints.txt``). Both commands count every workload twice by default and show
-how far the two counts differ. Exit status: 0 passed, 1 a count or the telemetry target failed, 2
+how far the two counts differ. Exit status: 0 passed, 1 a count or a cost target failed, 2
 refused (the baseline was made in another environment) or could not count (valgrind missing, a
 workload broke).
 """
@@ -80,18 +80,15 @@ def _check(args: argparse.Namespace, workloads: Sequence[Workload]) -> int:
         return REFUSED
     per_unit, spreads = _count(args, workloads)
     rows = baseline.compare(saved, workloads, per_unit)
-    target = baseline.target_row(per_unit)
+    targets = baseline.target_rows(per_unit)
     print(f"perf-check: instructions counted by callgrind against {args.baseline}")
     print(report.table(rows, spreads if args.repeat > 1 else None))
-    if target is not None:
-        verdict = "FAIL" if target.failed else "ok"
-        change = (target.change or 0) * 100
-        limit = f"at most +{target.limit * 100:g} %"
-        print(f"  target: full telemetry over telemetry=None {change:+.2f} % ({limit})  {verdict}")
+    for line in report.target_lines(targets, per_unit):
+        print(f"  {line}")
     if noisy := _noisy(spreads):
         print(f"perf-check: WARNING: repeats disagree by more than {NOISE * 100:g} %: {noisy}; something in")
         print("  the counted code now depends on time or chance, which makes this gate flaky (see transport_work.py)")
-    failures = report.failure_lines(rows) + (report.failure_lines([target]) if target is not None else [])
+    failures = report.failure_lines(rows) + report.failure_lines(targets)
     elapsed = time.perf_counter() - started
     if failures:
         print(f"perf-check: FAILED ({elapsed:.0f} s):")

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from .count import BENCHMARKS, Count
-from .workloads import TELEMETRY_TARGET, Workload
+from .workloads import TARGETS, Workload
 
-__all__ = ["DEFAULT", "TOLERANCE", "Row", "compare", "load", "measurement", "save", "target_row"]
+__all__ = ["DEFAULT", "TOLERANCE", "Row", "compare", "load", "measurement", "save", "target_rows"]
 
 DEFAULT: Final = BENCHMARKS / "perf" / "baseline.json"
 TOLERANCE: Final = 0.03
@@ -82,9 +82,15 @@ def compare(baseline: dict[str, Any], workloads: Iterable[Workload], per_unit: d
     return rows
 
 
-def target_row(per_unit: dict[str, float]) -> Row | None:
-    """The settled telemetry target as a row: full telemetry over ``telemetry=None``, at most +5 %."""
-    full, off, limit = TELEMETRY_TARGET
-    if full not in per_unit or off not in per_unit:
-        return None
-    return Row(f"{full} over {off}", "request", per_unit[off], per_unit[full], limit)
+def target_rows(per_unit: dict[str, float]) -> list[Row]:
+    """The settled cost targets counted in this run, each as a row: ``baseline`` is the workload it
+    is measured over, ``now`` the target's workload less any ``less`` workload's extra."""
+    rows = []
+    for target in TARGETS:
+        needed = [target.now, target.over] + ([target.less] if target.less else [])
+        if not all(name in per_unit for name in needed):
+            continue
+        over = per_unit[target.over]
+        spared = per_unit[target.less] - over if target.less else 0.0
+        rows.append(Row(target.what, target.unit, over, per_unit[target.now] - spared, target.limit))
+    return rows

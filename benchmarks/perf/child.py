@@ -31,7 +31,7 @@ import traceback
 from collections.abc import Iterable
 from typing import NoReturn
 
-from .workloads import PEERS, WORKLOADS, Workload, named
+from .workloads import AGENT_LONG, PEERS, WORKLOADS, Workload, named
 
 __all__ = ["MARKERS", "instrument", "main", "preload"]
 
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instrument", action="store_true", help="under callgrind --instr-atstart=no: see above")
     parser.add_argument("workloads", nargs="+")
     args = parser.parse_args(argv)
-    workloads = tuple(w for name in args.workloads for w in named(name, (*WORKLOADS, *PEERS)))
+    workloads = tuple(w for name in args.workloads for w in named(name, (*WORKLOADS, *AGENT_LONG, *PEERS)))
     jobs = max(1, args.jobs)
     preload(workloads)
     sys.stdout.flush()

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .baseline import Row
+from .workloads import TARGETS
 
-__all__ = ["REBASELINE", "failure_lines", "figure", "refusal", "table"]
+__all__ = ["REBASELINE", "failure_lines", "figure", "refusal", "table", "target_lines"]
 
 REBASELINE = (
     "If the extra cost is a deliberate trade, run `make perf-baseline` and commit benchmarks/perf/baseline.json\n"
@@ -72,6 +73,23 @@ def failure_lines(rows: Sequence[Row]) -> list[str]:
             f"{row.name}: baseline {figure(row.baseline)}, now {figure(row.now)} instructions per {row.unit}, "
             f"change {_change(row)} (at most +{row.limit * 100:g} %)"
         )
+    return lines
+
+
+def target_lines(rows: Sequence[Row], per_unit: dict[str, float]) -> list[str]:
+    """Each cost target's change and verdict; one measured less the SDK's own span cost also says
+    what that cost was, and the change all told."""
+    by_what = {target.what: target for target in TARGETS}
+    lines = []
+    for row in rows:
+        target = by_what[row.name]
+        verdict = "FAIL" if row.failed else "ok"
+        lines.append(f"target: {row.name} {(row.change or 0) * 100:+.2f} % (at most +{row.limit * 100:g} %)  {verdict}")
+        if target.less is not None:
+            over = per_unit[target.over]
+            spans, whole = per_unit[target.less] / over - 1, per_unit[target.now] / over - 1
+            cost = f"the spans' own cost in the SDK ({target.less}) {spans * 100:+.2f} %"
+            lines.append(f"  {cost}; all told {whole * 100:+.2f} %")
     return lines
 
 

@@ -14,7 +14,7 @@ from typing import Any, Final, Literal
 
 __all__ = ["TOOL_CHARS", "WORDS", "Shape", "http_200", "http_429", "sse_body", "stream_events"]
 
-Shape = Literal["text", "tool", "thinking"]
+Shape = Literal["text", "tool", "thinking", "words"]
 
 MODEL: Final = "claude-sonnet-4-6"
 #: Plain words of typical length, one with a non-ASCII letter, as in ordinary model prose; two a
@@ -71,6 +71,9 @@ def _block(shape: Shape, deltas: int) -> tuple[dict[str, Any], list[dict[str, An
     """The opening ``content_block`` and the deltas of one block of this shape."""
     if shape == "text":
         return {"type": "text", "text": ""}, [{"type": "text_delta", "text": _words(i)} for i in range(deltas)]
+    if shape == "words":  # text of distinct words: an answer axio's repetition stop lets through
+        distinct = [{"type": "text_delta", "text": f"w{2 * i} w{2 * i + 1} "} for i in range(deltas)]
+        return {"type": "text", "text": ""}, distinct
     if shape == "thinking":
         thoughts: list[dict[str, Any]] = [{"type": "thinking_delta", "thinking": _words(i)} for i in range(deltas)]
         return {"type": "thinking", "thinking": ""}, [*thoughts, {"type": "signature_delta", "signature": _SIGNATURE}]

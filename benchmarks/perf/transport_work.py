@@ -30,7 +30,7 @@ from .streams import http_200, http_429
 if TYPE_CHECKING:
     from .workloads import Run, Variant
 
-__all__ = ["ANSWER_DELTAS", "RETRY_DELTAS", "requesting"]
+__all__ = ["ANSWER_DELTAS", "HOUR_MS", "KEY", "RETRY_DELTAS", "full_telemetry", "requesting"]
 
 ANSWER_DELTAS: Final = 1000
 RETRY_DELTAS: Final = 10
@@ -38,7 +38,7 @@ KEY: Final = "sk-ant-perf-0000"
 HOUR_MS: Final = 3_600_000
 
 
-def _full_telemetry(stack: AsyncExitStack) -> Any:
+def full_telemetry(stack: AsyncExitStack) -> Any:
     """The full-telemetry config; what it set up is undone when ``stack`` closes."""
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
@@ -82,7 +82,7 @@ async def requesting(variant: Variant, size: int) -> AsyncIterator[Run]:
         if variant == "off":
             settings["telemetry"] = None
         elif variant == "full":
-            settings["telemetry"] = _full_telemetry(stack)
+            settings["telemetry"] = full_telemetry(stack)
         elif variant == "retry":
             settings["retry_base_delay"] = 0.0
         transport = AnthropicTransport(**settings)

@@ -16,11 +16,14 @@ from typing import Final, Literal
 
 from .streams import Shape
 
-__all__ = ["PEERS", "TELEMETRY_TARGET", "WORKLOADS", "Opener", "Run", "Variant", "Workload", "named"]
+__all__ = ["AGENT_LONG", "PEERS", "TARGETS", "WORKLOADS", "Opener", "Run", "Target", "Variant", "Workload", "named"]
 
 Run = Callable[[int], Awaitable[None]]
 Opener = Callable[[int], AbstractAsyncContextManager[Run]]
 Variant = Literal["off", "defaults", "full", "retry"]
+AgentSetting = Literal["default", "sdk"]
+AgentState = Literal["off", "on", "floor"]
+AgentAnswer = Literal["short", "long"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,39 @@ def _transport(name: str, variant: Variant, what: str, size: int = 2) -> Workloa
     return Workload(name, "request", what, size, 1, open_transport, _TRANSPORT_NEEDS)
 
 
+_AGENT_NEEDS: Final = (
+    *_TRANSPORT_NEEDS,
+    "axio.agent",
+    "axio.context",
+    "axio.tool",
+    "axio_transport_anthropic.telemetry.agents",
+    "axio_transport_anthropic.telemetry.agent_steps",
+    "axio_transport_anthropic.telemetry.tool_spans",
+    "opentelemetry.sdk.trace.export.in_memory_span_exporter",
+)
+_SETTINGS: Final = {"default": "nothing configured", "sdk": "an SDK, traces + metrics + logs"}
+_STATES: Final = {"off": "axio as it is", "on": "AxioInstrumentor on", "floor": "its spans made alone"}
+
+
+def _agent(setting: AgentSetting, state: AgentState, answer: AgentAnswer = "short") -> Workload:
+    def open_agent(size: int) -> AbstractAsyncContextManager[Run]:
+        from .agent_work import agent_running
+
+        return agent_running(setting, state, answer)
+
+    name = f"agent/{setting}-{state}" + ("-long" if answer == "long" else "")
+    what = f"two-turn tool runs, {answer} answers, {_SETTINGS[setting]}: {_STATES[state]}"
+    return Workload(name, "agent run", what, 10, 3, open_agent, _AGENT_NEEDS)
+
+
+_AGENT_VARIANTS: Final[tuple[tuple[AgentSetting, AgentState], ...]] = (
+    ("default", "off"),
+    ("default", "on"),
+    ("sdk", "off"),
+    ("sdk", "on"),
+    ("sdk", "floor"),
+)
+
 WORKLOADS: Final = (
     _decoder("decoder/text", "text delta", "text"),
     _decoder("decoder/tool", "argument delta", "tool"),
@@ -78,7 +114,11 @@ WORKLOADS: Final = (
     _transport("request/defaults", "defaults", "1,000 text deltas, TelemetryConfig(), nothing configured"),
     _transport("request/full", "full", "1,000 text deltas, traces + metrics + logs"),
     _transport("retry/429-200", "retry", "429, then 200 with 10 text deltas; no backoff", size=4),
+    *(_agent(setting, state) for setting, state in _AGENT_VARIANTS),
 )
+
+#: Not gated: the same runs with long answers, where per-event work shows (benchmarks/agents.py).
+AGENT_LONG: Final = tuple(_agent(setting, state, "long") for setting, state in _AGENT_VARIANTS)
 
 
 def _client(client: str, shape: Shape) -> Workload:
@@ -100,8 +140,33 @@ PEERS: Final = tuple(
     for shape in ("text", "tool")
 )
 
-#: The settled telemetry target: full telemetry at most +5 % instructions over telemetry=None.
-TELEMETRY_TARGET: Final = ("request/full", "request/off", 0.05)
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A settled cost target: ``now`` at most ``limit`` over ``over``, per unit."""
+
+    what: str
+    unit: str
+    now: str
+    over: str
+    limit: float
+    less: str | None = None
+    """A workload whose extra over ``over`` is taken off ``now``'s: the SDK's own cost of the spans
+    an instrumentor is asked to make, which no instrumentor can spare."""
+
+
+TARGETS: Final = (
+    Target("full telemetry over telemetry=None", "request", "request/full", "request/off", 0.05),
+    Target("AxioInstrumentor, nothing configured", "agent run", "agent/default-on", "agent/default-off", 0.05),
+    Target(
+        "AxioInstrumentor's own work, with an SDK",
+        "agent run",
+        "agent/sdk-on",
+        "agent/sdk-off",
+        0.05,
+        less="agent/sdk-floor",
+    ),
+)
 
 
 def named(names: str | None, among: Sequence[Workload] = WORKLOADS) -> tuple[Workload, ...]:
