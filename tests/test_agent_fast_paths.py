@@ -6,6 +6,8 @@ run is the same tree, and nothing of it is current for the host."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import inspect
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -13,11 +15,15 @@ from typing import Any
 import pytest
 from axio import Agent
 from axio.context import MemoryContextStore
-from axio.events import StreamEvent
+from axio.events import IterationEnd, IterationStart, StreamEvent, TextDelta
 from axio.stream import AgentStream
 from axio.tool import Tool
+from axio.types import StopReason, Usage
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from axio_transport_anthropic.telemetry import AxioInstrumentor, agent_steps
 from axio_transport_anthropic.telemetry.agents import _fresh_generator
@@ -141,3 +147,41 @@ async def test_the_fallbacks_make_the_same_tree(rig: Rig, monkeypatch: pytest.Mo
     roots = tree(await rig.spans())
     assert [shape(run) for run in roots] == [RUN_SHAPE]
     assert rig.sample("axio_anthropic_agent_runs_total", outcome="ok") == 1
+
+
+class _OneWord:
+    """An axio transport whose turn says one word."""
+
+    def stream(self, messages: list[Any], tools: list[Any], system: str) -> AsyncGenerator[StreamEvent, None]:
+        return self._events()
+
+    async def _events(self) -> AsyncGenerator[StreamEvent, None]:
+        yield IterationStart(iteration=1, id="r1", model="one-1")
+        yield TextDelta(index=0, delta="hello")
+        yield IterationEnd(iteration=1, stop_reason=StopReason.end_turn, usage=Usage(10, 1))
+
+
+def test_a_run_that_outlives_its_loop_ends_once_when_collected() -> None:
+    """Held by the host past ``asyncio.run()``: the loop closes axio's generator on its way out, and
+    the run, no longer able to close on its loop, ends where the stream is collected."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    instrumentor = AxioInstrumentor()
+    instrumentor.instrument(tracer_provider=provider, metrics=False)
+    try:
+
+        async def first_event() -> AgentStream:
+            stream = Agent(system="s", transport=_OneWord()).run_stream("hi", MemoryContextStore())
+            assert isinstance(await stream.__anext__(), IterationStart)
+            return stream
+
+        stream = asyncio.run(first_event())
+        assert [span.name for span in exporter.get_finished_spans()] == []
+        del stream
+        gc.collect()
+    finally:
+        instrumentor.uninstrument()
+    (run,) = exporter.get_finished_spans()
+    assert run.name == "invoke_agent" and run.status.description == "cancelled"
+    assert run.attributes is not None and run.attributes["error.type"] == "cancelled"
