@@ -185,3 +185,38 @@ def test_a_run_that_outlives_its_loop_ends_once_when_collected() -> None:
     (run,) = exporter.get_finished_spans()
     assert run.name == "invoke_agent" and run.status.description == "cancelled"
     assert run.attributes is not None and run.attributes["error.type"] == "cancelled"
+
+
+async def test_a_second_step_while_one_runs_is_refused_and_the_run_goes_on() -> None:
+    """As an async generator refuses ``anext()`` or ``aclose()`` while it runs: the caller that
+    misused the stream gets a RuntimeError, and the run it shares is neither ended nor closed."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    gate = asyncio.Event()
+
+    class Held(_OneWord):
+        async def _events(self) -> AsyncGenerator[StreamEvent, None]:
+            await gate.wait()
+            async for event in super()._events():
+                yield event
+
+    instrumentor = AxioInstrumentor()
+    instrumentor.instrument(tracer_provider=provider, metrics=False)
+    try:
+        stream = Agent(system="s", transport=Held()).run_stream("hi", MemoryContextStore())
+        first = asyncio.create_task(stream.__anext__())
+        await asyncio.sleep(0)
+        with pytest.raises(RuntimeError, match="already being iterated"):
+            await stream.__anext__()
+        with pytest.raises(RuntimeError, match="being iterated"):
+            await stream.aclose()
+        gate.set()
+        assert isinstance(await first, IterationStart)
+        rest = [event async for event in stream]
+    finally:
+        instrumentor.uninstrument()
+    assert type(rest[-1]).__name__ == "SessionEndEvent"
+    (run,) = exporter.get_finished_spans()
+    assert run.name == "invoke_agent" and run.status.is_unset
+    assert run.attributes is not None and run.attributes["gen_ai.response.finish_reasons"] == ("end_turn",)

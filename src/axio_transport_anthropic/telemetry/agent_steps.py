@@ -66,6 +66,7 @@ class TracedStream(AgentStream):
         self._context: Context | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # set at the first step: the run began
         self._observers: Observers = {}
+        self._stepping = False
 
     def _begin(self) -> None:
         run = self._run
@@ -76,9 +77,12 @@ class TracedStream(AgentStream):
     async def __anext__(self) -> StreamEvent:
         if self._closed:
             raise StopAsyncIteration
+        if self._stepping:  # refused as an async generator refuses it, and the run left alone
+            raise RuntimeError("anext(): the agent run is already being iterated")
         if self._loop is None:
             self._begin()
         context = self._context
+        self._stepping = True
         try:
             if context is None:  # nothing to attach (no SDK): the step as it is
                 event: StreamEvent = await self._generator.__anext__()
@@ -96,6 +100,8 @@ class TracedStream(AgentStream):
             self._closed = True
             await _close(self._generator, context, self._run, exc)
             raise
+        finally:
+            self._stepping = False
         # By exact type: most events, text deltas above all, change nothing and cost one lookup.
         observe = self._observers.get(type(event))
         if observe is not None:
@@ -108,6 +114,8 @@ class TracedStream(AgentStream):
     async def aclose(self) -> None:
         if self._closed:
             return
+        if self._stepping:
+            raise RuntimeError("aclose(): the agent run is being iterated")
         self._closed = True
         if self._loop is None:  # never iterated: no run to end
             await self._generator.aclose()
