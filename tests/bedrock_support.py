@@ -58,6 +58,12 @@ def isolate_aws(monkeypatch: pytest.MonkeyPatch, home: Path) -> Path:
     return config
 
 
+@pytest.fixture(autouse=True)
+def aws_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``isolate_aws`` for every test of a module that imports it."""
+    return isolate_aws(monkeypatch, tmp_path)
+
+
 def bedrock(sim: Simulator, keys: AwsKeys | None = TEST_KEYS, **kwargs: Any) -> BedrockTransport:
     """A transport for the simulator's Bedrock route, signing with ``keys`` (``None``: the chain)."""
     given: dict[str, Any] = {

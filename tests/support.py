@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import IO, Any, Final
 
@@ -17,6 +17,7 @@ from axio.events import StreamEvent, TextDelta
 from axio.messages import Message
 
 from axio_transport_anthropic import AnthropicTransport
+from axio_transport_anthropic.simulator import Simulator
 from axio_transport_anthropic.telemetry.logs import LOGGER_NAME
 
 #: Where the transport looks for a key, a gateway's token and a base URL when given none.
@@ -114,3 +115,11 @@ def wait_for_line(stream: IO[str] | None, prefix: str) -> str:
         if line.startswith(prefix):
             return line
     raise AssertionError(f"no {prefix!r} line")
+
+
+@pytest.fixture(name="sim")
+async def keyless_sim() -> AsyncIterator[Simulator]:
+    """The simulator with no API key of its own, in place of conftest's ``sim`` where imported:
+    for routes authorized another way (Bedrock's signature, Google's tokens)."""
+    async with Simulator() as server:
+        yield server

@@ -5,7 +5,6 @@ Bedrock route with each stream ending as its faults say and nothing left open.""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,22 +12,13 @@ import pytest
 from axio_transport_anthropic import AnthropicError, APIStatusError, BedrockTransport, InStreamError
 from axio_transport_anthropic.simulator import Fault, FaultProfile, Reply, Simulator
 
-from .bedrock_support import bedrock, isolate_aws
+from .bedrock_support import aws_config, bedrock
 from .leaks import Captured, assert_released
-from .support import collect, text_of, user
+from .support import collect, keyless_sim, text_of, user
+
+__all__ = ["aws_config", "keyless_sim"]  # fixtures
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture(autouse=True)
-def aws_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    return isolate_aws(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-async def sim() -> Any:
-    async with Simulator() as server:
-        yield server
 
 
 RETRIED = ["throttlingException", "serviceUnavailableException", "internalServerException",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -17,7 +16,7 @@ from aiohttp import web
 from axio_transport_anthropic import BedrockTransport
 from axio_transport_anthropic.backends.eventstream import encode_frame
 
-from .bedrock_support import isolate_aws
+from .bedrock_support import aws_config
 from .leaks import Captured, outputs_holding, stream_error, structlog_lines
 
 KEY_ID = "ASIAQUOTEDBYPROXY7777"
@@ -25,12 +24,9 @@ SECRET_KEY = "secret/never/on/the/wire/0123456789abcdef"
 TOKEN = "IQoJb3JpZ2luX2VjSESSION-token-quoted-by-the-proxy-0123456789"
 API_KEY = "ABSKQmVkcm9ja0FQSUtleS1leGFtcGxlLTAxMjM0NTY3ODk="
 
+__all__ = ["aws_config"]  # fixtures
+
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture(autouse=True)
-def aws_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    return isolate_aws(monkeypatch, tmp_path)
 
 
 def _quoted(request: web.Request) -> str:

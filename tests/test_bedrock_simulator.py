@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -21,16 +20,14 @@ from axio_transport_anthropic.backends.eventstream import Frame, FrameDecoder
 from axio_transport_anthropic.simulator import Fault, Reply, Simulator
 from axio_transport_anthropic.simulator.bedrock_auth import TEST_KEYS, AwsKeys
 
+from .support import keyless_sim
+
 MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 BODY = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
 
+__all__ = ["keyless_sim"]  # fixtures
+
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator() as server:
-        yield server
 
 
 def url_for(sim: Simulator, model: str = MODEL) -> str:

@@ -25,25 +25,16 @@ from axio_transport_anthropic.simulator import Fault, Reply, Simulator
 from axio_transport_anthropic.simulator.bedrock_auth import TEST_KEYS
 from axio_transport_anthropic.streaming import _request_info
 
-from .bedrock_support import ROTATED_KEYS, SESSION_KEYS, CredentialProcess, bedrock, isolate_aws
+from .bedrock_support import ROTATED_KEYS, SESSION_KEYS, CredentialProcess, aws_config, bedrock
 from .leaks import Captured, assert_released
-from .support import collect, text_of
+from .support import collect, keyless_sim, text_of
+
+__all__ = ["aws_config", "keyless_sim"]  # fixtures
 
 pytestmark = pytest.mark.timeout(30)
 
 PLAIN = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 ARN = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0"
-
-
-@pytest.fixture(autouse=True)
-def aws_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    return isolate_aws(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-async def sim() -> Any:
-    async with Simulator() as server:
-        yield server
 
 
 # ── the signature ───────────────────────────────────────────────────────────────────────────

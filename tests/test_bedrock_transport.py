@@ -17,19 +17,16 @@ from axio_transport_anthropic.bedrock_transport import BedrockTransport
 from axio_transport_anthropic.models import ANTHROPIC_MODELS, cost_usd
 from axio_transport_anthropic.request import encode_body
 
-from .bedrock_support import isolate_aws
+from .bedrock_support import aws_config
 from .support import user, warnings_of
 
 KEY_ID = "AKIAEXAMPLEKEYID0001"
 SECRET_KEY = "example/secret/access/key/0123456789abcd"
 TOKEN = "session-token-0123456789abcdefghij"
 
+__all__ = ["aws_config"]  # fixtures
+
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture(autouse=True)
-def aws_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    return isolate_aws(monkeypatch, tmp_path)
 
 
 def backend(t: BedrockTransport) -> Bedrock:

@@ -4,7 +4,6 @@ records spans without exporting them (``TelemetryConfig.exemplars`` overrides)."
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -19,7 +18,9 @@ from axio_transport_anthropic.telemetry.setup import setup
 
 from .otel_globals import clean_globals  # noqa: F401
 from .otlp_receiver import OtlpReceiver
-from .support import collect
+from .support import collect, keyless_sim
+
+__all__ = ["keyless_sim"]  # fixtures
 
 pytestmark = [pytest.mark.usefixtures("clean_globals"), pytest.mark.timeout(60)]
 
@@ -39,12 +40,6 @@ def _exemplars(registry: CollectorRegistry) -> list[dict[str, str]]:
 async def _one_request(sim: Simulator, session: aiohttp.ClientSession, config: TelemetryConfig) -> None:
     transport = AnthropicTransport(api_key="sk-x", base_url=sim.base_url, session=session, telemetry=config)
     await collect(transport)
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator() as server:
-        yield server
 
 
 async def test_no_exemplars_when_setup_exports_no_traces(sim: Simulator, session: aiohttp.ClientSession) -> None:

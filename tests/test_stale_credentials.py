@@ -10,7 +10,6 @@ permissions. Bedrock's ExpiredTokenException case is in test_bedrock_streaming.p
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -23,8 +22,10 @@ from axio_transport_anthropic.simulator import Fault, Simulator
 from .bedrock_support import SESSION_KEYS, CredentialProcess, bedrock, isolate_aws
 from .conftest import SECRET
 from .leaks import Captured
-from .support import collect
+from .support import collect, keyless_sim
 from .vertex_support import use_service_account, vertex_requests, vertex_transport
+
+__all__ = ["keyless_sim"]  # fixtures
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -32,12 +33,6 @@ SIGNATURE_EXPIRED = (
     "Signature expired: 20261205T000000Z is now earlier than 20261205T000500Z (20261205T001000Z - 5 min.)"
 )
 NOT_ALLOWED = "User: arn:aws:sts::123456789012:assumed-role/app is not authorized to perform: bedrock:InvokeModel"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator() as server:
-        yield server
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -26,19 +25,20 @@ from axio_transport_anthropic.simulator import Fault, Reply, Simulator
 
 from .leaks import Captured
 from .support import collect
-from .vertex_support import bearer, spy_on_google_auth, use_service_account, vertex_requests, vertex_transport
+from .vertex_support import (
+    bearer,
+    service_account_sim,
+    spy_on_google_auth,
+    vertex_requests,
+    vertex_transport,
+)
+
+__all__ = ["service_account_sim"]  # fixtures
 
 pytestmark = pytest.mark.timeout(30)
 
 #: google-auth calls a token STALE 225 s before it expires: this lifetime is FRESH for about 1 s.
 NEARLY_STALE = 226
-
-
-@pytest.fixture
-async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[Simulator]:
-    async with Simulator() as server:
-        use_service_account(server, monkeypatch, tmp_path)
-        yield server
 
 
 async def test_loaded_once_refreshed_once_and_never_on_the_loop(

@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -24,18 +22,13 @@ from axio_transport_anthropic.simulator.vertex import PATH as VERTEX_PATH
 
 from .leaks import Captured, assert_released, outputs_holding, stream_error, structlog_lines
 from .support import collect, text_of, user
-from .vertex_support import PROJECT, bearer, use_service_account, vertex_requests, vertex_transport
+from .vertex_support import PROJECT, bearer, service_account_sim, vertex_requests, vertex_transport
+
+__all__ = ["service_account_sim"]  # fixtures
 
 pytestmark = pytest.mark.timeout(30)
 
 PATH = f"/v1/projects/{PROJECT}/locations/us-east5/publishers/anthropic/models"
-
-
-@pytest.fixture
-async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[Simulator]:
-    async with Simulator() as server:
-        use_service_account(server, monkeypatch, tmp_path)
-        yield server
 
 
 async def test_a_turn_over_the_vertex_wire(sim: Simulator, session: aiohttp.ClientSession) -> None:

@@ -5,7 +5,7 @@ made at test time and whose ``token_uri`` is the simulator's ``POST /token``, fo
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,6 +43,15 @@ def use_service_account(sim: Simulator, monkeypatch: pytest.MonkeyPatch, home: P
     path = sim.vertex.service_account(home / f"{project}-sa.json", project=project)
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
     return path
+
+
+@pytest.fixture(name="sim")
+async def service_account_sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[Simulator]:
+    """The simulator, with a key it trusts as the Application Default Credentials
+    (``use_service_account``), in place of conftest's ``sim`` where imported."""
+    async with Simulator() as server:
+        use_service_account(server, monkeypatch, tmp_path)
+        yield server
 
 
 def vertex_transport(sim: Simulator, session: aiohttp.ClientSession | None = None, **kw: Any) -> VertexAITransport:
