@@ -88,7 +88,7 @@ _ANTHROPIC_ERRORS: Final = (
 #: Every fixed ``type`` value of a failed request, whichever the provider.
 #: ``error_type`` may add a few more (a new Anthropic type, a bare HTTP status), never unboundedly.
 ERROR_TYPES: Final[tuple[str, ...]] = (*_ANTHROPIC_ERRORS, *_BEDROCK_ERRORS)
-_BY_PROVIDER: Final = {"aws.bedrock": (*_ANTHROPIC_ERRORS, *_BEDROCK_ERRORS)}
+_BY_PROVIDER: Final = {"aws.bedrock": ERROR_TYPES}  # Bedrock reports both
 
 
 def error_types_of(provider: str) -> tuple[str, ...]:
