@@ -22,17 +22,13 @@ import sys
 from pathlib import Path
 
 from perf.count import count_all, valgrind_version
-from perf.workloads import AGENT_LONG, WORKLOADS
+from perf.workloads import AGENT_LONG, WORKLOADS, agent_workload
 
 TURNS_PER_RUN = 2
 SETTINGS = ("default", "sdk")
 #: Without an SDK the spans cost nothing to make (the API's no-op ones): no floor to count.
 STATES = {"default": ("off", "on"), "sdk": ("off", "on", "floor")}
 ANSWERS = ("short", "long")
-
-
-def _name(setting: str, state: str, answer: str) -> str:
-    return f"agent/{setting}-{state}" + ("-long" if answer == "long" else "")
 
 
 def main() -> None:
@@ -42,7 +38,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="counts per variant (default %(default)s)")
     args = parser.parse_args()
     cases = [(setting, answer) for setting in args.setting or SETTINGS for answer in args.answer or ANSWERS]
-    wanted = {_name(setting, state, answer) for setting, answer in cases for state in STATES[setting]}
+    wanted = {agent_workload(setting, state, answer) for setting, answer in cases for state in STATES[setting]}
     workloads = [w for w in (*WORKLOADS, *AGENT_LONG) if w.name in wanted]
     print(f"counting {len(workloads)} variants under callgrind ...", file=sys.stderr, flush=True)
     counts = count_all(Path(sys.executable), workloads, repeat=args.repeat)
@@ -51,8 +47,8 @@ def main() -> None:
     print("| setting | answer | instrumentor off | on | extra per turn | the spans in the SDK | own work |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for setting, answer in cases:
-        off, on = per_turn[_name(setting, "off", answer)], per_turn[_name(setting, "on", answer)]
-        floor = per_turn.get(_name(setting, "floor", answer), off)
+        off, on = per_turn[agent_workload(setting, "off", answer)], per_turn[agent_workload(setting, "on", answer)]
+        floor = per_turn.get(agent_workload(setting, "floor", answer), off)
         extra, spans = on - off, floor - off
         cells = [f"{off / 1e6:.3f} M", f"{on / 1e6:.3f} M", f"{extra / 1e3:+.0f} k ({extra / off:+.1%})"]
         cells += [f"{spans / 1e3:+.0f} k ({spans / off:+.1%})" if spans else "-", f"{(extra - spans) / off:+.1%}"]

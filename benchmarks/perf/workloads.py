@@ -16,7 +16,19 @@ from typing import Final, Literal
 
 from .streams import Shape
 
-__all__ = ["AGENT_LONG", "PEERS", "TARGETS", "WORKLOADS", "Opener", "Run", "Target", "Variant", "Workload", "named"]
+__all__ = [
+    "AGENT_LONG",
+    "PEERS",
+    "TARGETS",
+    "WORKLOADS",
+    "Opener",
+    "Run",
+    "Target",
+    "Variant",
+    "Workload",
+    "agent_workload",
+    "named",
+]
 
 Run = Callable[[int], Awaitable[None]]
 Opener = Callable[[int], AbstractAsyncContextManager[Run]]
@@ -87,15 +99,19 @@ _SETTINGS: Final = {"default": "nothing configured", "sdk": "an SDK, traces + me
 _STATES: Final = {"off": "axio as it is", "on": "AxioInstrumentor on", "floor": "its spans made alone"}
 
 
+def agent_workload(setting: str, state: str, answer: str = "short") -> str:
+    """The name of an agent workload: ``agent/sdk-on``, ``agent/default-off-long``."""
+    return f"agent/{setting}-{state}" + ("-long" if answer == "long" else "")
+
+
 def _agent(setting: AgentSetting, state: AgentState, answer: AgentAnswer = "short") -> Workload:
     def open_agent(size: int) -> AbstractAsyncContextManager[Run]:
         from .agent_work import agent_running
 
         return agent_running(setting, state, answer)
 
-    name = f"agent/{setting}-{state}" + ("-long" if answer == "long" else "")
     what = f"two-turn tool runs, {answer} answers, {_SETTINGS[setting]}: {_STATES[state]}"
-    return Workload(name, "agent run", what, 10, 3, open_agent, _AGENT_NEEDS)
+    return Workload(agent_workload(setting, state, answer), "agent run", what, 10, 3, open_agent, _AGENT_NEEDS)
 
 
 _AGENT_VARIANTS: Final[tuple[tuple[AgentSetting, AgentState], ...]] = (
