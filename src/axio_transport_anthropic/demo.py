@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import logging
 import sys
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from axio import Agent
@@ -70,11 +68,11 @@ async def _endpoint(question: str, base_url: str | None, provider: Provider) -> 
     if (configured := environment_endpoint(provider)) is not None:
         yield configured
         return
-    with tempfile.TemporaryDirectory(prefix="axio-demo-") as workdir:
-        async with Simulator() as sim:
-            if question == QUESTION:
-                sim.enqueue(_SCRIPT)
-            yield await simulated_endpoint(provider, sim, Path(workdir), "sk-simulator")
+    async with Simulator() as sim:
+        if question == QUESTION:
+            sim.enqueue(_SCRIPT)
+        async with simulated_endpoint(provider, sim, "sk-simulator") as endpoint:
+            yield endpoint
 
 
 def _start_telemetry(out: TextIO) -> tuple[TelemetryHandle | None, bool]:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
-from collections.abc import Callable, Mapping
+import tempfile
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
@@ -127,27 +129,31 @@ class Endpoint:
         return transport
 
 
-async def simulated_endpoint(provider: Provider, sim: Simulator, workdir: Path, api_key: str) -> Endpoint:
-    """``provider``'s route on a running simulator; ``workdir`` holds any credentials file made for
-    it, ``api_key`` is what Anthropic's route is sent."""
+@asynccontextmanager
+async def simulated_endpoint(provider: Provider, sim: Simulator, api_key: str) -> AsyncIterator[Endpoint]:
+    """``provider``'s route on a running simulator, for the block; ``api_key`` is what Anthropic's
+    route is sent. Vertex AI's service-account key file is made for the block and removed after it."""
     if provider == "vertex":
-        # A 2048-bit RSA key takes a moment to make: not on the event loop.
-        path = await asyncio.to_thread(
-            sim.vertex.service_account, workdir / "vertex-sa.json", project=SIMULATOR_PROJECT
-        )
-        where = (
-            f"Vertex AI (project {SIMULATOR_PROJECT}, {SIMULATOR_LOCATION}) on the built-in simulator at "
-            f"{sim.base_url}, with a service-account key made for this run (tokens from {sim.vertex.token_uri})"
-        )
-        return Endpoint(provider, where, sim.base_url, vertex_simulator_settings(sim), path)
+        with tempfile.TemporaryDirectory(prefix="axio-vertex-") as workdir:
+            # A 2048-bit RSA key takes a moment to make: not on the event loop.
+            path = await asyncio.to_thread(
+                sim.vertex.service_account, Path(workdir) / "vertex-sa.json", project=SIMULATOR_PROJECT
+            )
+            where = (
+                f"Vertex AI (project {SIMULATOR_PROJECT}, {SIMULATOR_LOCATION}) on the built-in simulator at "
+                f"{sim.base_url}, with a service-account key made for this run (tokens from {sim.vertex.token_uri})"
+            )
+            yield Endpoint(provider, where, sim.base_url, vertex_simulator_settings(sim), path)
+        return
     if provider == "bedrock":
         where = (
             f"Amazon Bedrock ({SIMULATOR_REGION}) on the built-in simulator at {sim.bedrock.endpoint}, "
             "SigV4-signed with its test keys"
         )
-        return Endpoint(provider, where, sim.bedrock.endpoint, bedrock_simulator_settings(sim))
+        yield Endpoint(provider, where, sim.bedrock.endpoint, bedrock_simulator_settings(sim))
+        return
     where = f"the built-in simulator at {sim.base_url}"
-    return Endpoint(provider, where, sim.base_url, {"base_url": sim.base_url, "api_key": api_key})
+    yield Endpoint(provider, where, sim.base_url, {"base_url": sim.base_url, "api_key": api_key})
 
 
 def given_endpoint(provider: Provider, url: str | None, named: str | None = None) -> Endpoint:

@@ -12,11 +12,9 @@ import itertools
 import logging
 import os
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from pathlib import Path
 from typing import Final, Literal, TextIO, cast
 
 import aiohttp
@@ -186,8 +184,8 @@ async def _target(config: LoadConfig, api_key: str) -> AsyncIterator[Endpoint]:
     except OSError as exc:
         raise LoadError(f"cannot start the simulator: {exc.strerror or exc}") from None
     try:
-        with tempfile.TemporaryDirectory(prefix="axio-load-") as workdir:
-            yield await simulated_endpoint(provider, simulator, Path(workdir), api_key)
+        async with simulated_endpoint(provider, simulator, api_key) as endpoint:
+            yield endpoint
     finally:
         await simulator.stop()
 
